@@ -1,0 +1,98 @@
+"""The `storefront` command: serve, migrate, openapi."""
+
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from storefront.core.config import Settings
+
+app = typer.Typer(help="Storefront: a production-grade FastAPI commerce backend.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+
+
+def _load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        typer.secho(str(error), fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from error
+
+
+def _prepare_multiprocess_metrics() -> None:
+    """Workers share metrics through files; stale files from an earlier run would lie."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="storefront-metrics-")
+    shutil.rmtree(directory, ignore_errors=True)
+    Path(directory).mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
+    graceful_timeout: Annotated[int, typer.Option(help="Seconds to drain on SIGTERM.")] = 30,
+    proxy_headers: Annotated[bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies trusted for X-Forwarded-*.")] = "127.0.0.1",
+) -> None:
+    """Start the API server."""
+    settings = _load_settings()
+    if workers > 1:
+        _prepare_multiprocess_metrics()
+        if "secret_key" not in settings.model_fields_set:
+            # Every worker must sign with the same generated development key.
+            os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
+    if settings.serve_docs:
+        typer.echo(f"Storefront on http://{host}:{port} - docs at http://{host}:{port}/docs")
+    else:
+        typer.echo(f"Storefront on http://{host}:{port}")
+    uvicorn.run(
+        "storefront.main:create_app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        log_config=None,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        server_header=False,
+        timeout_graceful_shutdown=graceful_timeout,
+    )
+
+
+@app.command()
+def migrate(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply database migrations (upgrade to REVISION)."""
+    from storefront.core import migrations
+    from storefront.core.logging import configure_logging
+
+    settings = _load_settings()
+    configure_logging(settings)
+    migrations.upgrade(settings.database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+) -> None:
+    """Print the OpenAPI document."""
+    from storefront.main import create_app
+
+    spec = create_app(Settings(environment="test", docs_enabled=True)).openapi()
+    text = json.dumps(spec, indent=2, sort_keys=True) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text)

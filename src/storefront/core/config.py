@@ -1,0 +1,125 @@
+"""The one typed configuration of Storefront, read once and passed in."""
+
+import re
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["development", "test", "production"]
+RATE_PATTERN = re.compile(r"^\d+/(second|minute|hour|day)$")
+WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "dev", "development"})
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class UnsafeConfigurationError(ValueError):
+    """Raised when production settings would be unsafe."""
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    environment: Environment = "development"
+    database_url: str = "sqlite+aiosqlite:///./var/storefront.db"
+    redis_url: str = ""
+    secret_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
+    access_token_ttl_seconds: int = Field(default=900, gt=0)
+    refresh_token_ttl_seconds: int = Field(default=2_592_000, gt=0)
+    first_admin_email: str = "admin@example.com"
+    first_admin_password: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = True
+    rate_limit_default: str = "300/minute"
+    rate_limit_login: str = "10/minute"
+    rate_limit_search: str = "60/minute"
+    upload_max_bytes: int = Field(default=10_485_760, gt=0)
+    request_max_body_bytes: int = Field(default=1_048_576, gt=0)
+    storage_dir: Path = Path("./var/files")
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_from: str = "noreply@storefront.local"
+    docs_enabled: bool | None = None
+    metrics_enabled: bool = True
+    otel_enabled: bool = False
+    prometheus_multiproc_dir: str = ""
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool | None = None
+
+    db_pool_size: int = Field(default=10, gt=0)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_seconds: float = Field(default=30.0, gt=0)
+    redis_timeout_seconds: float = Field(default=2.0, gt=0)
+    health_check_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    _cors_origins = field_validator("cors_origins", mode="before")(_comma_separated)
+
+    @field_validator("rate_limit_default", "rate_limit_login", "rate_limit_search")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        if not RATE_PATTERN.match(value):
+            raise ValueError("a rate is N/second, N/minute, N/hour or N/day")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("REDIS_URL must be empty or a redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment != "production":
+            return self
+        problems: list[str] = []
+        secret = self.secret_key.get_secret_value()
+        if "secret_key" not in self.model_fields_set:
+            problems.append("SECRET_KEY must be set explicitly in production")
+        elif secret.lower() in WEAK_SECRETS or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            problems.append(
+                f"SECRET_KEY must be a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+            )
+        if self.is_sqlite:
+            problems.append("DATABASE_URL must point at PostgreSQL in production, not SQLite")
+        if not self.redis_url:
+            problems.append("REDIS_URL must be set in production (shared state across processes)")
+        if "*" in self.cors_origins and self.cors_allow_credentials:
+            problems.append("CORS_ORIGINS must not contain '*' while credentials are allowed")
+        if problems:
+            raise UnsafeConfigurationError("unsafe production configuration: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def serve_docs(self) -> bool:
+        if self.docs_enabled is None:
+            return not self.is_production
+        return self.docs_enabled
+
+    @cached_property
+    def json_logs(self) -> bool:
+        if self.log_json is None:
+            return self.is_production
+        return self.log_json

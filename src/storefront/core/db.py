@@ -1,0 +1,122 @@
+"""The engine, the unit of work per request, and side effects that wait for the commit."""
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from starlette.requests import HTTPConnection
+
+from storefront.core import metrics
+from storefront.core.config import Settings
+
+AfterCommit = Callable[[], Awaitable[None]]
+EFFECTS_KEY = "storefront.after_commit"
+
+logger = logging.getLogger("storefront.db")
+
+
+def _engine_options(settings: Settings) -> dict[str, Any]:
+    pool = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_timeout": settings.db_pool_timeout_seconds,
+        "pool_pre_ping": True,
+    }
+    if settings.is_sqlite:
+        return {**pool, "connect_args": {"timeout": settings.db_connect_timeout_seconds}}
+    statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
+    return {
+        **pool,
+        "pool_recycle": 1800,
+        "connect_args": {
+            "timeout": settings.db_connect_timeout_seconds,
+            "command_timeout": settings.db_statement_timeout_seconds,
+            "server_settings": {
+                "application_name": "storefront",
+                "statement_timeout": str(statement_timeout_ms),
+                "idle_in_transaction_session_timeout": str(statement_timeout_ms * 2),
+            },
+        },
+    }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    ensure_sqlite_directory(settings.database_url)
+    engine = create_async_engine(settings.database_url, **_engine_options(settings))
+    if settings.is_sqlite:
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    metrics.track_pool(engine.sync_engine)
+    return engine
+
+
+class Database:
+    def __init__(self, settings: Settings) -> None:
+        self.engine = create_engine(settings)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def after_commit(session: AsyncSession, effect: AfterCommit) -> None:
+    """Run `effect` once the unit of work that owns `session` has committed."""
+    session.info.setdefault(EFFECTS_KEY, []).append(effect)
+
+
+async def _run_effects(effects: list[AfterCommit]) -> None:
+    for effect in effects:
+        try:
+            await effect()
+        except Exception:
+            logger.exception("after-commit effect failed", extra={"effect": repr(effect)})
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block succeeds, rolled back on any error."""
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            session.info.pop(EFFECTS_KEY, None)
+            raise
+        effects: list[AfterCommit] = session.info.pop(EFFECTS_KEY, [])
+    await _run_effects(effects)
+
+
+async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    database: Database = connection.state.database
+    async with unit_of_work(database.sessionmaker) as session:
+        yield session
+
+
+# scope="function" closes the unit of work before the response is sent, so a failed
+# commit still reaches the client as an error instead of a silently lost write.
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]

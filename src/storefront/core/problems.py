@@ -1,0 +1,212 @@
+"""RFC 9457 problem details: the schema, the renderer and the exception handlers."""
+
+import logging
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, Response
+
+from storefront.core.errors import AppError, Conflict, ServiceUnavailable, UnsupportedMediaType
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+JSON_MEDIA_TYPES = ("application/json",)
+FORM_MEDIA_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+STATUS_CODES: Mapping[int, str] = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    411: "LENGTH_REQUIRED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    416: "RANGE_NOT_SATISFIABLE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "INTERNAL_ERROR",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+logger = logging.getLogger("storefront.errors")
+
+
+class Problem(BaseModel):
+    type: str = Field(examples=["/problems/not-found"])
+    title: str = Field(examples=["Not Found"])
+    status: int = Field(examples=[404])
+    detail: str
+    instance: str = Field(examples=["/api/v1/items/42"])
+    code: str = Field(examples=["NOT_FOUND"])
+    request_id: str | None
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationProblem(Problem):
+    errors: list[FieldError]
+
+
+def code_for_status(status: int) -> str:
+    return STATUS_CODES.get(status, f"HTTP_{status}")
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "/problems/" + code.lower().replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": correlation_id.get(),
+    }
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def render_app_error(request: Request, error: AppError) -> Response:
+    return problem_response(
+        request,
+        status=error.status_code,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        headers=error.headers,
+        extra=error.extra,
+    )
+
+
+async def app_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return render_app_error(request, exc)
+
+
+async def http_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    return problem_response(
+        request,
+        status=status,
+        code=code_for_status(status),
+        title=phrase,
+        detail=detail or _default_detail(request, status),
+        headers=exc.headers,
+    )
+
+
+def _default_detail(request: Request, status: int) -> str:
+    if status == 404:
+        return f"Nothing is served at {request.url.path}."
+    if status == 405:
+        return f"{request.method} is not allowed on {request.url.path}."
+    return HTTPStatus(status).description or HTTPStatus(status).phrase
+
+
+def _is_wrong_media_type(request: Request, errors: Iterable[Any]) -> bool:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not content_type or content_type in FORM_MEDIA_TYPES:
+        return False
+    if content_type in JSON_MEDIA_TYPES or content_type.endswith("+json"):
+        return False
+    return any(error.get("loc", ())[:1] == ("body",) for error in errors)
+
+
+def field_errors(errors: Iterable[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            "msg": str(error.get("msg", "")),
+            "type": str(error.get("type", "")),
+        }
+        for error in errors
+    ]
+
+
+async def validation_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if _is_wrong_media_type(request, errors):
+        return render_app_error(request, UnsupportedMediaType("Send the body as application/json."))
+    return problem_response(
+        request,
+        status=422,
+        code="VALIDATION_ERROR",
+        title="Unprocessable Content",
+        detail="The request did not validate.",
+        extra={"errors": field_errors(errors)},
+    )
+
+
+async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
+    logger.warning("database pool exhausted", extra={"path": request.url.path})
+    return render_app_error(request, ServiceUnavailable("The database is busy; retry shortly."))
+
+
+async def database_unavailable_handler(request: Request, exc: Exception) -> Response:
+    logger.error("database unavailable: %s", type(exc).__name__)
+    return render_app_error(request, ServiceUnavailable("The database is unavailable; retry shortly."))
+
+
+async def integrity_error_handler(request: Request, exc: Exception) -> Response:
+    logger.warning("integrity error reached the edge: %s", type(exc).__name__)
+    return render_app_error(request, Conflict())
+
+
+def internal_error_response(request: Request) -> Response:
+    return problem_response(
+        request,
+        status=500,
+        code="INTERNAL_ERROR",
+        title="Internal Server Error",
+        detail="The server could not complete the request.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(HTTPException, http_exception_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_exception_handler(sa_exc.TimeoutError, pool_timeout_handler)
+    app.add_exception_handler(sa_exc.IntegrityError, integrity_error_handler)
+    app.add_exception_handler(sa_exc.OperationalError, database_unavailable_handler)
+    app.add_exception_handler(sa_exc.InterfaceError, database_unavailable_handler)
+    app.add_exception_handler(ConnectionError, database_unavailable_handler)
+    app.add_exception_handler(TimeoutError, database_unavailable_handler)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error statuses an operation can answer."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        model = ValidationProblem if status == 422 else Problem
+        documented[status] = {
+            "description": HTTPStatus(status).phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+        }
+    return documented

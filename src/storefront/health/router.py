@@ -1,0 +1,51 @@
+from fastapi import APIRouter, Request, Response
+from starlette.responses import PlainTextResponse
+
+from storefront.core import metrics
+from storefront.health import service
+from storefront.health.schemas import Liveness, Readiness
+
+router = APIRouter(tags=["health"])
+metrics_router = APIRouter(tags=["health"])
+
+READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
+    503: {"model": Readiness, "description": "A dependency is failing."}
+}
+
+
+@router.get("/health/live", response_model=Liveness)
+async def health_live() -> Liveness:
+    return Liveness()
+
+
+async def _readiness(request: Request, response: Response) -> Readiness:
+    state = request.state
+    readiness = await service.check_readiness(
+        state.database.engine,
+        state.redis,
+        timeout=state.settings.health_check_timeout_seconds,
+    )
+    if readiness.status != "healthy":
+        response.status_code = 503
+    response.headers["Cache-Control"] = "no-store"
+    return readiness
+
+
+@router.get("/health/ready", response_model=Readiness, responses=READINESS_RESPONSES)
+async def health_ready(request: Request, response: Response) -> Readiness:
+    return await _readiness(request, response)
+
+
+@router.get("/health", response_model=Readiness, responses=READINESS_RESPONSES)
+async def health_check(request: Request, response: Response) -> Readiness:
+    return await _readiness(request, response)
+
+
+@metrics_router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def metrics_export(request: Request) -> PlainTextResponse:
+    body = metrics.render_latest(request.state.settings)
+    return PlainTextResponse(body, media_type=metrics.METRICS_CONTENT_TYPE)

@@ -1,0 +1,131 @@
+"""The application factory: settings in, a wired FastAPI app out."""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TypedDict
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
+from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
+from redis.asyncio import Redis
+from starlette.middleware.cors import CORSMiddleware
+
+from storefront import __version__
+from storefront.core.config import Settings
+from storefront.core.db import Database
+from storefront.core.docs import install_docs
+from storefront.core.logging import configure_logging
+from storefront.core.middleware.access_log import AccessLogMiddleware
+from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
+from storefront.core.middleware.errors import ErrorBoundaryMiddleware
+from storefront.core.middleware.security_headers import SecurityHeadersMiddleware
+from storefront.core.openapi import install_openapi, operation_id
+from storefront.core.problems import install_problem_handlers, problem_responses
+from storefront.core.redis import create_redis
+from storefront.core.request_id import is_valid_request_id, new_request_id
+from storefront.health.router import metrics_router
+from storefront.health.router import router as health_router
+
+OPENAPI_URL = "/openapi.json"
+TELEMETRY_OFF: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
+
+logger = logging.getLogger("storefront")
+
+
+class AppState(TypedDict):
+    settings: Settings
+    database: Database
+    redis: Redis | None
+
+
+def make_lifespan(
+    settings: Settings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[AppState]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
+        database = Database(settings)
+        redis = create_redis(settings)
+        logger.info("storefront starting", extra={"environment": settings.environment})
+        try:
+            yield {"settings": settings, "database": database, "redis": redis}
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.dispose()
+            logger.info("storefront stopped")
+
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # add_middleware wraps: the last one added is the outermost.
+    app.add_middleware(ErrorBoundaryMiddleware)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_bytes=settings.request_max_body_bytes,
+        max_upload_bytes=settings.upload_max_bytes,
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],
+            expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
+        )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
+    app.add_middleware(AccessLogMiddleware)
+    if settings.metrics_enabled:
+        app.add_middleware(
+            PrometheusInstrumentatorMiddleware,
+            should_group_status_codes=False,
+            should_group_untemplated=True,
+            should_instrument_requests_inprogress=True,
+            inprogress_labels=True,
+            excluded_handlers=["/metrics"],
+        )
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        generator=new_request_id,
+        validator=is_valid_request_id,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings)
+    app = FastAPI(
+        title="Storefront",
+        version=__version__,
+        description="A small commerce API: users, catalog, orders, reports, files, live updates.",
+        lifespan=make_lifespan(settings),
+        openapi_url=OPENAPI_URL if settings.serve_docs else None,
+        docs_url=None,
+        redoc_url=None,
+        generate_unique_id_function=operation_id,
+        responses=problem_responses(500),
+        telemetry={"auto_configure": True} if settings.otel_enabled else TELEMETRY_OFF,
+    )
+    install_problem_handlers(app)
+    install_openapi(app)
+    if settings.serve_docs:
+        install_docs(app, openapi_url=OPENAPI_URL)
+    app.include_router(health_router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
+    _add_middleware(app, settings)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Entry point for `uvicorn --factory` and the worker processes of `storefront serve`."""
+    return create_app(Settings())

@@ -1,0 +1,7 @@
+"""Every domain's models, imported so `Base.metadata` is complete for Alembic."""
+
+from storefront.kit.models import Base
+
+metadata = Base.metadata
+
+__all__ = ["Base", "metadata"]
