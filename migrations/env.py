@@ -26,7 +26,9 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_async() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url", ""), poolclass=pool.NullPool)
+    engine = create_async_engine(
+        config.get_main_option("sqlalchemy.url", ""), poolclass=pool.NullPool
+    )
     async with engine.connect() as connection:
         await connection.run_sync(run_with)
     await engine.dispose()

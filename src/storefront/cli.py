@@ -14,7 +14,10 @@ import uvicorn
 
 from storefront.core.config import Settings
 
-app = typer.Typer(help="Storefront: a production-grade FastAPI commerce backend.", no_args_is_help=True, pretty_exceptions_enable=False
+app = typer.Typer(
+    help="Storefront: a production-grade FastAPI commerce backend.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
 
 
@@ -28,7 +31,9 @@ def _load_settings() -> Settings:
 
 def _prepare_multiprocess_metrics() -> None:
     """Workers share metrics through files; stale files from an earlier run would lie."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(prefix="storefront-metrics-")
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+        prefix="storefront-metrics-"
+    )
     shutil.rmtree(directory, ignore_errors=True)
     Path(directory).mkdir(parents=True)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
@@ -40,8 +45,12 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="API worker processes.")] = 1,
     graceful_timeout: Annotated[int, typer.Option(help="Seconds to drain on SIGTERM.")] = 30,
-    proxy_headers: Annotated[bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")] = False,
-    forwarded_allow_ips: Annotated[str, typer.Option(help="Proxies trusted for X-Forwarded-*.")] = "127.0.0.1",
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-* from --forwarded-allow-ips.")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies trusted for X-Forwarded-*.")
+    ] = "127.0.0.1",
 ) -> None:
     """Start the API server."""
     settings = _load_settings()
@@ -85,7 +94,9 @@ def migrate(
 
 @app.command()
 def openapi(
-    output: Annotated[Path | None, typer.Option(help="Write to this file instead of stdout.")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the OpenAPI document."""
     from storefront.main import create_app

@@ -78,7 +78,13 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             allow_origins=settings.cors_origins,
             allow_credentials=settings.cors_allow_credentials,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                "Idempotency-Key",
+            ],
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)

@@ -101,7 +101,9 @@ class Settings(BaseSettings):
         if "*" in self.cors_origins and self.cors_allow_credentials:
             problems.append("CORS_ORIGINS must not contain '*' while credentials are allowed")
         if problems:
-            raise UnsafeConfigurationError("unsafe production configuration: " + "; ".join(problems))
+            raise UnsafeConfigurationError(
+                "unsafe production configuration: " + "; ".join(problems)
+            )
         return self
 
     @property

@@ -19,6 +19,7 @@ OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 def install_docs(app: FastAPI, *, openapi_url: str) -> None:
     app.mount(ASSETS_URL, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
+    @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
             openapi_url=openapi_url,
@@ -29,9 +30,11 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
             swagger_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
         )
 
+    @app.get(OAUTH2_REDIRECT_URL, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
         return get_swagger_ui_oauth2_redirect_html()
 
+    @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
         return get_redoc_html(
             openapi_url=openapi_url,
@@ -40,7 +43,3 @@ def install_docs(app: FastAPI, *, openapi_url: str) -> None:
             redoc_favicon_url=f"{ASSETS_URL}/favicon-32x32.png",
             with_google_fonts=False,
         )
-
-    app.add_route("/docs", swagger_ui, include_in_schema=False)
-    app.add_route(OAUTH2_REDIRECT_URL, swagger_ui_redirect, include_in_schema=False)
-    app.add_route("/redoc", redoc, include_in_schema=False)

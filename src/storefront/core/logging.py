@@ -62,9 +62,7 @@ def configure_logging(settings: Settings) -> None:
                     ],
                 }
             },
-            "handlers": {
-                "default": {"class": "logging.StreamHandler", "formatter": "structlog"}
-            },
+            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
             "root": {"handlers": ["default"], "level": settings.log_level},
             "loggers": {
                 "uvicorn": {"handlers": [], "propagate": True},

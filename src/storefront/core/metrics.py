@@ -50,6 +50,8 @@ def track_pool(engine: Engine) -> None:
 def render_latest(settings: Settings) -> bytes:
     if settings.prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=settings.prometheus_multiproc_dir)
+        multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=settings.prometheus_multiproc_dir
+        )
         return generate_latest(registry)
     return generate_latest(REGISTRY)

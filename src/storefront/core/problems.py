@@ -170,7 +170,9 @@ async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
 
 async def database_unavailable_handler(request: Request, exc: Exception) -> Response:
     logger.error("database unavailable: %s", type(exc).__name__)
-    return render_app_error(request, ServiceUnavailable("The database is unavailable; retry shortly."))
+    return render_app_error(
+        request, ServiceUnavailable("The database is unavailable; retry shortly.")
+    )
 
 
 async def integrity_error_handler(request: Request, exc: Exception) -> Response:
@@ -207,6 +209,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         model = ValidationProblem if status == 422 else Problem
         documented[status] = {
             "description": HTTPStatus(status).phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+            "content": {
+                PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}
+            },
         }
     return documented

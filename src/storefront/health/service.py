@@ -34,9 +34,7 @@ async def check_redis(redis: Redis | None, *, timeout: float) -> CheckState:
     return "ok"
 
 
-async def check_readiness(
-    engine: AsyncEngine, redis: Redis | None, *, timeout: float
-) -> Readiness:
+async def check_readiness(engine: AsyncEngine, redis: Redis | None, *, timeout: float) -> Readiness:
     database, cache = await asyncio.gather(
         check_database(engine, timeout=timeout), check_redis(redis, timeout=timeout)
     )

@@ -11,7 +11,9 @@ DOCS_PREFIXES = ("/docs", "/redoc", "/static/docs")
 
 
 def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
+    return [
+        (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+    ]
 
 
 class SecurityHeadersMiddleware:
