@@ -17,6 +17,7 @@ from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging
+from storefront.core.metrics import Metrics
 from storefront.core.middleware.access_log import AccessLogMiddleware
 from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
 from storefront.core.middleware.errors import ErrorBoundaryMiddleware
@@ -43,28 +44,30 @@ class AppState(TypedDict):
     settings: Settings
     database: Database
     redis: Redis | None
+    metrics: Metrics
 
 
 def make_lifespan(
-    settings: Settings,
+    settings: Settings, database: Database | None, metrics: Metrics
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
-        database = Database(settings)
+        database_ = database or Database(settings)
         redis = create_redis(settings)
+        metrics.track_pool(database_.engine.sync_engine)
         logger.info("storefront starting", extra={"environment": settings.environment})
         try:
-            yield {"settings": settings, "database": database, "redis": redis}
+            yield {"settings": settings, "database": database_, "redis": redis, "metrics": metrics}
         finally:
             if redis is not None:
                 await redis.aclose()
-            await database.dispose()
+            await database_.dispose()
             logger.info("storefront stopped")
 
     return lifespan
 
 
-def _add_middleware(app: FastAPI, settings: Settings) -> None:
+def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # add_middleware wraps: the last one added is the outermost.
     app.add_middleware(ErrorBoundaryMiddleware)
     app.add_middleware(
@@ -88,15 +91,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
-    app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(
+        AccessLogMiddleware, in_flight=metrics.in_flight if settings.metrics_enabled else None
+    )
     if settings.metrics_enabled:
         app.add_middleware(
             PrometheusInstrumentatorMiddleware,
             should_group_status_codes=False,
             should_group_untemplated=True,
-            should_instrument_requests_inprogress=True,
-            inprogress_labels=True,
             excluded_handlers=["/metrics"],
+            registry=metrics.registry,
         )
     app.add_middleware(
         CorrelationIdMiddleware,
@@ -106,14 +110,16 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app; `database` lets a caller (the tests) supply its own engine binding."""
     settings = settings or Settings()
     configure_logging(settings)
+    metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
     app = FastAPI(
         title="Storefront",
         version=__version__,
         description="A small commerce API: users, catalog, orders, reports, files, live updates.",
-        lifespan=make_lifespan(settings),
+        lifespan=make_lifespan(settings, database, metrics),
         openapi_url=OPENAPI_URL if settings.serve_docs else None,
         docs_url=None,
         redoc_url=None,
@@ -128,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
-    _add_middleware(app, settings)
+    _add_middleware(app, settings, metrics)
     return app
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -17,7 +18,6 @@ from sqlalchemy.ext.asyncio import (
 )
 from starlette.requests import HTTPConnection
 
-from storefront.core import metrics
 from storefront.core.config import Settings
 
 AfterCommit = Callable[[], Awaitable[None]]
@@ -34,7 +34,11 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         "pool_pre_ping": True,
     }
     if settings.is_sqlite:
-        return {**pool, "connect_args": {"timeout": settings.db_connect_timeout_seconds}}
+        connect_args = {"timeout": settings.db_connect_timeout_seconds}
+        if make_url(settings.database_url).database in (None, "", ":memory:"):
+            # One shared connection, or each checkout would see its own empty database.
+            return {"poolclass": StaticPool, "connect_args": connect_args}
+        return {**pool, "connect_args": connect_args}
     statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
     return {
         **pool,
@@ -51,13 +55,20 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, _: Any) -> None:
+    # pysqlite's own transaction handling delays BEGIN and breaks SAVEPOINT semantics;
+    # SQLAlchemy emits BEGIN itself instead (see _sqlite_on_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    connection.exec_driver_sql("BEGIN")
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -73,8 +84,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     ensure_sqlite_directory(settings.database_url)
     engine = create_async_engine(settings.database_url, **_engine_options(settings))
     if settings.is_sqlite:
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    metrics.track_pool(engine.sync_engine)
+        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     return engine
 
 
@@ -100,6 +111,16 @@ async def _run_effects(effects: list[AfterCommit]) -> None:
             logger.exception("after-commit effect failed", extra={"effect": repr(effect)})
 
 
+async def _rollback(session: AsyncSession) -> None:
+    # Explicit: SQLite keeps a transaction open after a failed COMMIT (deferred
+    # constraints), and closing the session alone would hand it back to the pool.
+    try:
+        await session.rollback()
+    except Exception:
+        logger.warning("rollback failed; discarding the connection", exc_info=True)
+        await session.invalidate()
+
+
 @asynccontextmanager
 async def unit_of_work(
     sessionmaker: async_sessionmaker[AsyncSession],
@@ -111,6 +132,7 @@ async def unit_of_work(
             await session.commit()
         except BaseException:
             session.info.pop(EFFECTS_KEY, None)
+            await _rollback(session)
             raise
         effects: list[AfterCommit] = session.info.pop(EFFECTS_KEY, [])
     await _run_effects(effects)

@@ -26,6 +26,7 @@ def configure_logging(settings: Settings) -> None:
         add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        structlog.stdlib.ExtraAdder(),
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     renderer: Processor = (

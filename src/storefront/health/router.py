@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Request, Response
 from starlette.responses import PlainTextResponse
 
-from storefront.core import metrics
+from storefront.core.metrics import CONTENT_TYPE, Metrics
 from storefront.health import service
 from storefront.health.schemas import Liveness, Readiness
 
@@ -47,5 +47,5 @@ async def health_check(request: Request, response: Response) -> Readiness:
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
 async def metrics_export(request: Request) -> PlainTextResponse:
-    body = metrics.render_latest(request.state.settings)
-    return PlainTextResponse(body, media_type=metrics.METRICS_CONTENT_TYPE)
+    app_metrics: Metrics = request.state.metrics
+    return PlainTextResponse(app_metrics.render(), media_type=CONTENT_TYPE)

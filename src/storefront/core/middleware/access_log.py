@@ -3,6 +3,7 @@
 import time
 
 import structlog
+from prometheus_client import Gauge
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,8 +17,9 @@ def route_template(scope: Scope) -> str | None:
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, in_flight: Gauge | None = None) -> None:
         self.app = app
+        self.in_flight = in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,9 +36,13 @@ class AccessLogMiddleware:
                 headers.append("X-Process-Time", f"{time.perf_counter() - started:.6f}")
             await send(message)
 
+        if self.in_flight is not None:
+            self.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_timing)
         finally:
+            if self.in_flight is not None:
+                self.in_flight.dec()
             client = scope.get("client")
             state = scope.get("state") or {}
             access_logger.info(

@@ -1,0 +1,113 @@
+"""Backends are a fixture parameter: SQLite + in-memory always, PostgreSQL + Redis when
+DATABASE_URL / REDIS_URL are set. Each test runs inside a transaction rolled back at the end.
+"""
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
+from tests.fixtures.backends import Backend, available_backends, require_reachable
+
+from storefront.core import migrations
+from storefront.core.config import Settings
+from storefront.core.db import Database, create_engine
+from storefront.main import create_app
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("CI") == "true":
+        missing = [name for name in ("DATABASE_URL", "REDIS_URL") if not os.environ.get(name)]
+        if missing:
+            raise pytest.UsageError(f"CI=true needs {', '.join(missing)}: backend tests must run")
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session", params=available_backends(), ids=lambda backend: backend.name)
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Backend:
+    backend: Backend = request.param
+    if backend.name == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "test.db"
+        return Backend("sqlite", f"sqlite+aiosqlite:///{path}", "")
+    return backend
+
+
+@pytest.fixture(scope="session")
+async def engine(backend: Backend) -> AsyncIterator[AsyncEngine]:
+    await require_reachable(backend)
+    await anyio.to_thread.run_sync(migrations.upgrade, backend.database_url)
+    engine = create_engine(
+        Settings(_env_file=None, environment="test", database_url=backend.database_url)
+    )
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def settings(backend: Backend, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,
+        environment="test",
+        database_url=backend.database_url,
+        redis_url=backend.redis_url,
+        storage_dir=tmp_path / "files",
+    )
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        yield connection
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+def joined_sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits only release a savepoint of the test's outer transaction."""
+    return async_sessionmaker(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    async with joined_sessionmaker(connection)() as session:
+        yield session
+
+
+@pytest.fixture
+def database(settings: Settings, connection: AsyncConnection) -> Database:
+    database = Database(settings)
+    database.sessionmaker = joined_sessionmaker(connection)
+    return database
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return create_app(settings, database=database)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+        yield client
+
+
+def make_client(app: object) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
