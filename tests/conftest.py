@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
-from tests.fixtures.backends import Backend, available_backends, require_reachable
 
 from storefront.core import migrations
 from storefront.core.config import Settings
 from storefront.core.db import Database, create_engine
 from storefront.main import create_app
+from tests.fixtures.backends import Backend, available_backends, require_reachable
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -97,13 +97,27 @@ def openapi(
     output: Annotated[
         Path | None, typer.Option(help="Write to this file instead of stdout.")
     ] = None,
+    check_breaking: Annotated[
+        bool, typer.Option(help="Refuse to overwrite OUTPUT with a breaking change.")
+    ] = False,
+    allow_breaking: Annotated[
+        bool, typer.Option(help="Overwrite even so: the break is deliberate.")
+    ] = False,
 ) -> None:
-    """Print the OpenAPI document."""
+    """Print the OpenAPI document, or update a snapshot of it."""
+    from storefront.kit.openapi_diff import breaking_changes
     from storefront.main import create_app
 
-    spec = create_app(Settings(environment="test", docs_enabled=True)).openapi()
+    spec = create_app(Settings(_env_file=None, environment="test", docs_enabled=True)).openapi()
     text = json.dumps(spec, indent=2, sort_keys=True) + "\n"
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text)
+        return
+    if check_breaking and output.exists():
+        changes = breaking_changes(json.loads(output.read_text()), spec)
+        for change in changes:
+            typer.secho(f"breaking: {change}", fg=typer.colors.RED, err=True)
+        if changes and not allow_breaking:
+            typer.echo("refused; pass --allow-breaking (ALLOW_BREAKING=1) if deliberate", err=True)
+            raise typer.Exit(code=1)
+    output.write_text(text)

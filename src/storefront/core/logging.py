@@ -70,6 +70,9 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
                 "sqlalchemy.engine": {"level": "WARNING"},
+                # Outbound URLs can carry secrets in their query strings.
+                "httpx": {"level": "WARNING"},
+                "httpcore": {"level": "WARNING"},
                 "taskiq": {"level": settings.log_level},
             },
         }

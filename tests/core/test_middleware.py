@@ -1,0 +1,161 @@
+"""Request ids, timing, security headers, CORS, the body cap and the access log."""
+
+import io
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+
+from storefront.core.config import Settings
+from storefront.main import create_app
+from tests.conftest import make_client
+from tests.fixtures.probe import router as probe_router
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.mark.parametrize("incoming", ["abc-123", "a.b_c-D", "x" * 64])
+async def test_valid_request_id_is_kept(client: httpx.AsyncClient, incoming: str) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": incoming})
+    assert response.headers["x-request-id"] == incoming
+
+
+@pytest.mark.parametrize("incoming", ["", "x" * 65, "has space", "semi;colon", "ünï"])
+async def test_invalid_request_id_is_replaced(client: httpx.AsyncClient, incoming: str) -> None:
+    response = await client.get(
+        "/health/live", headers=[(b"X-Request-ID", incoming.encode("utf-8"))]
+    )
+    replaced = response.headers["x-request-id"]
+    assert replaced != incoming
+    assert len(replaced) == 32 and replaced.isalnum()
+
+
+async def test_every_response_carries_timing_and_security_headers(
+    client: httpx.AsyncClient,
+) -> None:
+    for path in ("/health/live", "/nope", "/_probe/conflict"):
+        response = await client.get(path)
+        assert float(response.headers["x-process-time"]) >= 0
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert "server" not in response.headers or "uvicorn" not in response.headers["server"]
+
+
+async def test_body_over_the_cap_is_refused_by_content_length(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    oversized = b"x" * (settings.request_max_body_bytes + 1)
+    response = await client.post(
+        "/_probe/echo", content=oversized, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_streamed_body_over_the_cap_is_cut_off(
+    client: httpx.AsyncClient, settings: Settings
+) -> None:
+    chunk = b" " * 65536
+    chunks = settings.request_max_body_bytes // len(chunk) + 2
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(chunks):
+            yield chunk
+
+    response = await client.post(
+        "/_probe/echo", content=body(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+@pytest.fixture
+async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"cors_origins": ["https://shop.example"]}))
+    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+        yield client
+
+
+async def test_cors_allows_only_configured_origins(cors_client: httpx.AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = await cors_client.options(
+        "/health/live", headers={"Origin": "https://shop.example", **preflight}
+    )
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
+    assert allowed.headers["access-control-allow-credentials"] == "true"
+    refused = await cors_client.options(
+        "/health/live", headers={"Origin": "https://evil.example", **preflight}
+    )
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    simple = await cors_client.get("/health/live", headers={"Origin": "https://shop.example"})
+    assert simple.headers["access-control-allow-origin"] == "https://shop.example"
+    assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+async def test_no_cors_headers_without_configured_origins(client: httpx.AsyncClient) -> None:
+    response = await client.get("/health/live", headers={"Origin": "https://shop.example"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+@pytest.fixture
+async def json_log_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings.model_copy(update={"log_json": True}))
+    app.include_router(probe_router)
+    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+        yield client
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """What the configured root formatter writes, as the process's log stream would get it."""
+    root = logging.getLogger()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(root.handlers[0].formatter)
+    root.addHandler(handler)
+    yield stream
+    root.removeHandler(handler)
+
+
+def log_lines(captured: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in captured.splitlines() if line.startswith("{")]
+
+
+async def test_one_access_log_line_per_request_without_query_string(
+    json_log_client: httpx.AsyncClient, log_output: io.StringIO
+) -> None:
+    response = await json_log_client.get(
+        "/health/live?token=hunter2", headers={"X-Request-ID": "log-1"}
+    )
+    assert response.status_code == 200
+    captured = log_output.getvalue()
+    assert "hunter2" not in captured
+    [line] = [entry for entry in log_lines(captured) if entry.get("logger") == "storefront.access"]
+    assert line["request_id"] == "log-1"
+    assert line["route"] == "/health/live"
+    assert line["path"] == "/health/live"
+    assert line["status"] == 200
+    assert line["method"] == "GET"
+    assert isinstance(line["duration_ms"], float)
+    assert line["client"] == "127.0.0.1"
+
+
+async def test_unhandled_error_is_logged_with_request_id_and_traceback(
+    json_log_client: httpx.AsyncClient, log_output: io.StringIO
+) -> None:
+    await json_log_client.get("/_probe/boom", headers={"X-Request-ID": "boom-2"})
+    entries = log_lines(log_output.getvalue())
+    [error] = [entry for entry in entries if entry.get("logger") == "storefront.errors"]
+    assert error["request_id"] == "boom-2"
+    assert error["level"] == "error"
+    assert "RuntimeError" in json.dumps(error["exception"])
+    [access] = [entry for entry in entries if entry.get("logger") == "storefront.access"]
+    assert access["status"] == 500

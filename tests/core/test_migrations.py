@@ -1,0 +1,68 @@
+"""Upgrade → downgrade → upgrade works, and the models match the migrations exactly."""
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storefront.core import migrations
+from storefront.models import metadata
+from tests.fixtures.backends import Backend
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """A database of its own, so migrating down cannot disturb the other tests."""
+    if not backend.is_postgres:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
+        return
+    name = f"storefront_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(backend.database_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(backend.database_url).set(database=name).render_as_string(False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+def schema_drift(connection: Connection) -> list[object]:
+    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+
+def table_names(connection: Connection) -> set[str]:
+    return set(inspect(connection).get_table_names())
+
+
+async def test_upgrade_downgrade_upgrade_round_trip(empty_database: str) -> None:
+    await anyio.to_thread.run_sync(migrations.upgrade, empty_database)
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.connect() as connection:
+            upgraded = await connection.run_sync(table_names)
+        assert set(metadata.tables) <= upgraded
+        await anyio.to_thread.run_sync(migrations.downgrade, empty_database, "base")
+        async with engine.connect() as connection:
+            assert await connection.run_sync(table_names) <= {"alembic_version"}
+        await anyio.to_thread.run_sync(migrations.upgrade, empty_database)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(table_names) == upgraded
+            assert await connection.run_sync(schema_drift) == []
+    finally:
+        await engine.dispose()
+
+
+def test_every_migration_has_a_downgrade() -> None:
+    for path in sorted(migrations.MIGRATIONS_DIR.joinpath("versions").glob("*.py")):
+        assert "def downgrade() -> None:" in path.read_text(), path.name

@@ -1,0 +1,42 @@
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+pytestmark = pytest.mark.anyio
+
+
+def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (sample.name, frozenset(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_requests_by_route_template_and_status(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.get("/health/live")
+    await client.get("/health/live")
+    await client.get("/some/unknown/path/4711")
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    found = samples(response.text)
+    live = frozenset({("handler", "/health/live"), ("method", "GET"), ("status", "200")})
+    assert found[("http_requests_total", live)] == 2
+    # Unknown paths are grouped, so a scanner cannot blow up the label cardinality.
+    grouped = frozenset({("handler", "none"), ("method", "GET"), ("status", "404")})
+    assert found[("http_requests_total", grouped)] == 1
+    assert not any("4711" in str(labels) for _, labels in found)
+    names = {name for name, _ in found}
+    assert "http_request_duration_seconds_bucket" in names
+    assert "http_requests_inprogress" in names
+    assert "storefront_db_pool_checked_out" in names
+    assert "storefront_db_pool_size" in names
+
+
+async def test_metrics_are_not_counting_the_scrape(client: httpx.AsyncClient) -> None:
+    await client.get("/metrics")
+    response = await client.get("/metrics")
+    assert 'handler="/metrics"' not in response.text
