@@ -3,7 +3,6 @@
 import json
 import os
 import secrets
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -121,3 +120,7 @@ def openapi(
             typer.echo("refused; pass --allow-breaking (ALLOW_BREAKING=1) if deliberate", err=True)
             raise typer.Exit(code=1)
     output.write_text(text)
+
+
+if __name__ == "__main__":
+    app()
