@@ -30,12 +30,12 @@ def _load_settings() -> Settings:
 
 def _prepare_multiprocess_metrics() -> None:
     """Workers share metrics through files; stale files from an earlier run would lie."""
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
-        prefix="storefront-metrics-"
-    )
-    shutil.rmtree(directory, ignore_errors=True)
-    Path(directory).mkdir(parents=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = Path(configured or tempfile.mkdtemp(prefix="storefront-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 @app.command()
