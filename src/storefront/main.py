@@ -8,7 +8,6 @@ from typing import TypedDict
 from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
-from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
@@ -21,6 +20,7 @@ from storefront.core.metrics import Metrics
 from storefront.core.middleware.access_log import AccessLogMiddleware
 from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
 from storefront.core.middleware.errors import ErrorBoundaryMiddleware
+from storefront.core.middleware.metrics import MetricsMiddleware
 from storefront.core.middleware.security_headers import SecurityHeadersMiddleware
 from storefront.core.openapi import install_openapi, operation_id
 from storefront.core.problems import install_problem_handlers, problem_responses
@@ -91,17 +91,9 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
-    app.add_middleware(
-        AccessLogMiddleware, in_flight=metrics.in_flight if settings.metrics_enabled else None
-    )
+    app.add_middleware(AccessLogMiddleware)
     if settings.metrics_enabled:
-        app.add_middleware(
-            PrometheusInstrumentatorMiddleware,
-            should_group_status_codes=False,
-            should_group_untemplated=True,
-            excluded_handlers=["/metrics"],
-            registry=metrics.registry,
-        )
+        app.add_middleware(MetricsMiddleware, metrics=metrics, excluded=frozenset({"/metrics"}))
     app.add_middleware(
         CorrelationIdMiddleware,
         header_name="X-Request-ID",
@@ -129,11 +121,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     install_problem_handlers(app)
     install_openapi(app)
-    if settings.serve_docs:
-        install_docs(app, openapi_url=OPENAPI_URL)
     app.include_router(health_router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
+    if settings.serve_docs:
+        install_docs(app, openapi_url=OPENAPI_URL)
     _add_middleware(app, settings, metrics)
     return app
 

@@ -2,14 +2,14 @@
 
 import io
 import json
-import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
 from storefront.core.config import Settings
+from storefront.core.logging import configure_logging
 from storefront.main import create_app
 from tests.conftest import make_client
 from tests.fixtures.probe import router as probe_router
@@ -106,23 +106,22 @@ async def test_no_cors_headers_without_configured_origins(client: httpx.AsyncCli
 
 
 @pytest.fixture
-async def json_log_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"log_json": True}))
-    app.include_router(probe_router)
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
-        yield client
+def log_output() -> io.StringIO:
+    return io.StringIO()
 
 
 @pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """What the configured root formatter writes, as the process's log stream would get it."""
-    root = logging.getLogger()
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(root.handlers[0].formatter)
-    root.addHandler(handler)
-    yield stream
-    root.removeHandler(handler)
+async def json_log_client(
+    settings: Settings, log_output: io.StringIO
+) -> AsyncIterator[httpx.AsyncClient]:
+    json_settings = settings.model_copy(update={"log_json": True})
+    app = create_app(json_settings)
+    # What the process's log stream would receive, from structlog and stdlib loggers alike.
+    configure_logging(json_settings, stream=log_output)
+    app.include_router(probe_router)
+    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+        yield client
+    configure_logging(settings)
 
 
 def log_lines(captured: str) -> list[dict[str, object]]:

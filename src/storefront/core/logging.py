@@ -1,16 +1,21 @@
-"""structlog for our code, the same formatter for uvicorn, SQLAlchemy and job workers."""
+"""Logging: one format for everything.
+
+Our own hot-path loggers (`get_logger`) are structlog-native and render straight to the
+stream; uvicorn, SQLAlchemy, the job worker and every `logging.getLogger` go through the
+stdlib root handler, formatted by the same processors and renderer. Both carry the
+request id of the request being served.
+"""
 
 import logging
 import logging.config
-from typing import Any
+import sys
+from typing import Any, TextIO
 
 import structlog
 from asgi_correlation_id import correlation_id
 from structlog.types import EventDict, Processor
 
 from storefront.core.config import Settings
-
-QUIET_LOGGERS = ("uvicorn.access",)
 
 
 def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
@@ -20,33 +25,25 @@ def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stderr
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.ExtraAdder(),
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer: Processor = (
-        structlog.processors.JSONRenderer()
+    rendering: list[Processor] = (
+        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
         if settings.json_logs
-        else structlog.dev.ConsoleRenderer(colors=False)
-    )
-    exception_processors: list[Processor] = (
-        [structlog.processors.dict_tracebacks] if settings.json_logs else []
+        else [structlog.dev.ConsoleRenderer(colors=False)]
     )
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.stdlib.PositionalArgumentsFormatter(),
-            structlog.processors.StackInfoRenderer(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        processors=[*shared, *rendering],
+        wrapper_class=structlog.make_filtering_bound_logger(settings.log_level),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        # Not cached: the configuration (and its stream) can change, as in the tests.
+        cache_logger_on_first_use=False,
     )
     logging.config.dictConfig(
         {
@@ -55,15 +52,24 @@ def configure_logging(settings: Settings) -> None:
             "formatters": {
                 "structlog": {
                     "()": structlog.stdlib.ProcessorFormatter,
-                    "foreign_pre_chain": shared,
+                    "foreign_pre_chain": [
+                        *shared,
+                        structlog.stdlib.add_logger_name,
+                        structlog.stdlib.ExtraAdder(),
+                    ],
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        *exception_processors,
-                        renderer,
+                        *rendering,
                     ],
                 }
             },
-            "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "structlog"}},
+            "handlers": {
+                "default": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "structlog",
+                    "stream": stream,
+                }
+            },
             "root": {"handlers": ["default"], "level": settings.log_level},
             "loggers": {
                 "uvicorn": {"handlers": [], "propagate": True},

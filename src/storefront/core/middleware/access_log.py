@@ -3,11 +3,11 @@
 import time
 
 import structlog
-from prometheus_client import Gauge
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-access_logger = structlog.stdlib.get_logger("storefront.access")
+ACCESS_LOGGER = "storefront.access"
+access_logger = structlog.get_logger()
 
 
 def route_template(scope: Scope) -> str | None:
@@ -17,9 +17,8 @@ def route_template(scope: Scope) -> str | None:
 
 
 class AccessLogMiddleware:
-    def __init__(self, app: ASGIApp, *, in_flight: Gauge | None = None) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.in_flight = in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,17 +35,14 @@ class AccessLogMiddleware:
                 headers.append("X-Process-Time", f"{time.perf_counter() - started:.6f}")
             await send(message)
 
-        if self.in_flight is not None:
-            self.in_flight.inc()
         try:
             await self.app(scope, receive, send_with_timing)
         finally:
-            if self.in_flight is not None:
-                self.in_flight.dec()
             client = scope.get("client")
             state = scope.get("state") or {}
             access_logger.info(
                 "request",
+                logger=ACCESS_LOGGER,
                 method=scope["method"],
                 path=scope["path"],
                 route=route_template(scope),
