@@ -76,6 +76,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
                 "sqlalchemy.engine": {"level": "WARNING"},
+                # A client sending a malformed X-Request-ID must not be able to flood the log.
+                "asgi_correlation_id": {"level": "ERROR"},
                 # Outbound URLs can carry secrets in their query strings.
                 "httpx": {"level": "WARNING"},
                 "httpcore": {"level": "WARNING"},
