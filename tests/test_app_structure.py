@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, APIWebSocketRoute
+from starlette.routing import BaseRoute
 
 from storefront.core.config import Settings
 from storefront.main import create_app
@@ -28,7 +29,7 @@ def test_no_endpoint_or_dependency_runs_in_the_thread_pool() -> None:
     waiting thread can starve the event loop's requests (the classic 0 req/s collapse)."""
     app = create_app(Settings(_env_file=None, environment="test"))
     routes = [r for r in app.routes if isinstance(r, APIRoute | APIWebSocketRoute)]
-    assert routes
+    assert {"/health/live", "/health/ready", "/metrics"} <= {route.path for route in routes}
     offenders = [
         f"{route.path}: {getattr(call, '__qualname__', call)}"
         for route in routes
@@ -36,6 +37,12 @@ def test_no_endpoint_or_dependency_runs_in_the_thread_pool() -> None:
         if not is_async(call)
     ]
     assert offenders == []
+
+
+def test_routes_form_one_flat_table() -> None:
+    """Included routers are walked per request; see storefront.kit.routing."""
+    app = create_app(Settings(_env_file=None, environment="test"))
+    assert all(isinstance(route, BaseRoute) and hasattr(route, "path") for route in app.routes)
 
 
 def test_no_base_http_middleware() -> None:

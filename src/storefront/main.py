@@ -5,7 +5,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypedDict
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
@@ -17,17 +16,16 @@ from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging
 from storefront.core.metrics import Metrics
-from storefront.core.middleware.access_log import AccessLogMiddleware
 from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
 from storefront.core.middleware.errors import ErrorBoundaryMiddleware
-from storefront.core.middleware.metrics import MetricsMiddleware
+from storefront.core.middleware.observability import ObservabilityMiddleware
 from storefront.core.middleware.security_headers import SecurityHeadersMiddleware
 from storefront.core.openapi import install_openapi, operation_id
 from storefront.core.problems import install_problem_handlers, problem_responses
 from storefront.core.redis import create_redis
-from storefront.core.request_id import is_valid_request_id, new_request_id
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
+from storefront.kit.routing import add_routes
 
 OPENAPI_URL = "/openapi.json"
 TELEMETRY_OFF: TelemetryConfig = {
@@ -91,14 +89,11 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
-    app.add_middleware(AccessLogMiddleware)
-    if settings.metrics_enabled:
-        app.add_middleware(MetricsMiddleware, metrics=metrics, excluded=frozenset({"/metrics"}))
+    # Outermost: the request id, timing, metrics and access log cover everything inside.
     app.add_middleware(
-        CorrelationIdMiddleware,
-        header_name="X-Request-ID",
-        generator=new_request_id,
-        validator=is_valid_request_id,
+        ObservabilityMiddleware,
+        metrics=metrics if settings.metrics_enabled else None,
+        unmetered_routes=frozenset({"/metrics"}),
     )
 
 
@@ -121,9 +116,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     )
     install_problem_handlers(app)
     install_openapi(app)
-    app.include_router(health_router)
+    add_routes(app, health_router)
     if settings.metrics_enabled:
-        app.include_router(metrics_router)
+        add_routes(app, metrics_router)
     if settings.serve_docs:
         install_docs(app, openapi_url=OPENAPI_URL)
     _add_middleware(app, settings, metrics)

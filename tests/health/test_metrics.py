@@ -1,5 +1,6 @@
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.anyio
@@ -40,3 +41,26 @@ async def test_metrics_are_not_counting_the_scrape(client: httpx.AsyncClient) ->
     await client.get("/metrics")
     response = await client.get("/metrics")
     assert 'handler="/metrics"' not in response.text
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    nested = APIRouter()
+
+    @nested.get("/things/{thing_id}")
+    async def read_thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    app.include_router(nested, prefix="/nested")
+    return app
+
+
+async def test_route_label_is_the_full_template_under_an_included_prefix(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/nested/things/7")).status_code == 200
+    found = samples((await client.get("/metrics")).text)
+    labels = frozenset(
+        {("handler", "/nested/things/{thing_id}"), ("method", "GET"), ("status", "200")}
+    )
+    assert found[("http_requests_total", labels)] == 1

@@ -11,18 +11,27 @@ import logging.config
 import sys
 from typing import Any, TextIO
 
+import orjson
 import structlog
-from asgi_correlation_id import correlation_id
 from structlog.types import EventDict, Processor
 
 from storefront.core.config import Settings
+from storefront.core.request_id import current_request_id
 
 
 def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
-    request_id = correlation_id.get()
+    request_id = current_request_id()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
     return event_dict
+
+
+def _json_bytes(event: Any, **_: Any) -> bytes:
+    return orjson.dumps(event, default=repr)
+
+
+def _json_text(event: Any, **_: Any) -> str:
+    return orjson.dumps(event, default=repr).decode()
 
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
@@ -33,15 +42,27 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    rendering: list[Processor] = (
-        [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
-        if settings.json_logs
-        else [structlog.dev.ConsoleRenderer(colors=False)]
-    )
+    if settings.json_logs:
+        rendering: list[Processor] = [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(serializer=_json_text),
+        ]
+    else:
+        rendering = [structlog.dev.ConsoleRenderer(colors=False)]
+    binary = getattr(stream, "buffer", None)
+    if settings.json_logs and binary is not None:
+        # The hot path: orjson bytes straight to the stream's buffer.
+        native_rendering: list[Processor] = [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(serializer=_json_bytes),
+        ]
+        factory: Any = structlog.BytesLoggerFactory(file=binary)
+    else:
+        native_rendering, factory = rendering, structlog.WriteLoggerFactory(file=stream)
     structlog.configure(
-        processors=[*shared, *rendering],
+        processors=[*shared, *native_rendering],
         wrapper_class=structlog.make_filtering_bound_logger(settings.log_level),
-        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        logger_factory=factory,
         # Not cached: the configuration (and its stream) can change, as in the tests.
         cache_logger_on_first_use=False,
     )
@@ -76,8 +97,6 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
                 "sqlalchemy.engine": {"level": "WARNING"},
-                # A client sending a malformed X-Request-ID must not be able to flood the log.
-                "asgi_correlation_id": {"level": "ERROR"},
                 # Outbound URLs can carry secrets in their query strings.
                 "httpx": {"level": "WARNING"},
                 "httpcore": {"level": "WARNING"},

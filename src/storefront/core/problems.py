@@ -5,7 +5,6 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-from asgi_correlation_id import correlation_id
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
 from storefront.core.errors import AppError, Conflict, ServiceUnavailable, UnsupportedMediaType
+from storefront.core.request_id import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 JSON_MEDIA_TYPES = ("application/json",)
@@ -81,7 +81,7 @@ def problem_response(
         "detail": detail,
         "instance": request.url.path,
         "code": code,
-        "request_id": correlation_id.get(),
+        "request_id": current_request_id(),
     }
     if extra:
         body.update(extra)

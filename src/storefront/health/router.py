@@ -1,12 +1,13 @@
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from starlette.responses import PlainTextResponse
 
 from storefront.core.metrics import CONTENT_TYPE, Metrics
 from storefront.health import service
 from storefront.health.schemas import Liveness, Readiness
+from storefront.kit.routing import domain_router
 
-router = APIRouter(tags=["health"])
-metrics_router = APIRouter(tags=["health"])
+router = domain_router(tags=["health"])
+metrics_router = domain_router(tags=["health"])
 
 READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
     503: {"model": Readiness, "description": "A dependency is failing."}
