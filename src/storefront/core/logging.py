@@ -26,6 +26,12 @@ def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+def drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    # uvicorn passes an ANSI-coloured copy of each message as an extra.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 def _json_bytes(event: Any, **_: Any) -> bytes:
     return orjson.dumps(event, default=repr)
 
@@ -77,6 +83,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
                         *shared,
                         structlog.stdlib.add_logger_name,
                         structlog.stdlib.ExtraAdder(),
+                        drop_color_message,
                     ],
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
