@@ -363,18 +363,23 @@ def run_rounds(options: Options, wrk: str, workdir: Path) -> dict[str, list[Meas
 
 
 def summarize(options: Options, results: dict[str, list[Measurement]]) -> list[dict[str, Any]]:
-    reference_rps = statistics.median(m.wrk.requests_per_second for m in results[REFERENCE])
+    reference = results[REFERENCE]
     summary: list[dict[str, Any]] = []
     for endpoint in options.endpoints:
         rounds = results[endpoint.name]
-        rps = statistics.median(m.wrk.requests_per_second for m in rounds)
-        ratio = rps / reference_rps
+        # Paired within each round, so drift of the shared machine between rounds cancels.
+        ratio = statistics.median(
+            m.wrk.requests_per_second / ref.wrk.requests_per_second
+            for m, ref in zip(rounds, reference, strict=True)
+        )
         target = endpoint.target_ratio
         summary.append(
             {
                 **asdict(endpoint),
                 "median": {
-                    "requests_per_second": rps,
+                    "requests_per_second": statistics.median(
+                        m.wrk.requests_per_second for m in rounds
+                    ),
                     "p50_ms": statistics.median(m.wrk.p50_ms for m in rounds),
                     "p99_ms": statistics.median(m.wrk.p99_ms for m in rounds),
                     "log_bytes_per_request": statistics.median(

@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -145,6 +146,7 @@ async def test_one_access_log_line_per_request_without_query_string(
     assert line["method"] == "GET"
     assert isinstance(line["duration_ms"], float)
     assert line["client"] == "127.0.0.1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", str(line["timestamp"]))
 
 
 async def test_unhandled_error_is_logged_with_request_id_and_traceback(
@@ -158,3 +160,22 @@ async def test_unhandled_error_is_logged_with_request_id_and_traceback(
     assert "RuntimeError" in json.dumps(error["exception"])
     [access] = [entry for entry in entries if entry.get("logger") == "storefront.access"]
     assert access["status"] == 500
+
+
+async def test_batched_json_log_lines_reach_a_binary_stream(settings: Settings) -> None:
+    """The production path: orjson lines written in batches, all out by shutdown."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8")
+    json_settings = settings.model_copy(update={"log_json": True})
+    app = create_app(json_settings)
+    configure_logging(json_settings, stream=stream)
+    try:
+        async with LifespanManager(app) as manager, make_client(manager.app) as client:
+            for _ in range(3):
+                await client.get("/health/live")
+        lines = [json.loads(line) for line in raw.getvalue().splitlines()]
+    finally:
+        configure_logging(settings)
+    access = [line for line in lines if line.get("logger") == "storefront.access"]
+    assert len(access) == 3
+    assert {line["route"] for line in access} == {"/health/live"}
