@@ -4,6 +4,7 @@ import logging
 
 import httpx
 import pytest
+from fastapi import FastAPI, HTTPException
 
 pytestmark = pytest.mark.anyio
 
@@ -94,3 +95,12 @@ async def test_unexpected_error_is_a_generic_500(
     [record] = [r for r in caplog.records if r.name == "storefront.errors"]
     assert record.exc_info is not None
     assert "secret at /etc/storefront/key" in str(record.exc_info[1])
+
+
+async def test_unregistered_status_still_renders(app: FastAPI, client: httpx.AsyncClient) -> None:
+    @app.get("/_probe/unusual")
+    async def probe_unusual() -> None:
+        raise HTTPException(status_code=499)
+
+    body = assert_problem(await client.get("/_probe/unusual"), 499, "HTTP_499")
+    assert body["title"] == "Error"

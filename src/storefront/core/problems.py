@@ -108,24 +108,32 @@ async def app_error_handler(request: Request, exc: Exception) -> Response:
 async def http_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
-    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
-    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    known = _known_status(status)
+    title = known.phrase if known else "Error"
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
     return problem_response(
         request,
         status=status,
         code=code_for_status(status),
-        title=phrase,
-        detail=detail or _default_detail(request, status),
+        title=title,
+        detail=detail or _default_detail(request, status, known),
         headers=exc.headers,
     )
 
 
-def _default_detail(request: Request, status: int) -> str:
+def _known_status(status: int) -> HTTPStatus | None:
+    try:
+        return HTTPStatus(status)
+    except ValueError:
+        return None
+
+
+def _default_detail(request: Request, status: int, known: HTTPStatus | None) -> str:
     if status == 404:
         return f"Nothing is served at {request.url.path}."
     if status == 405:
         return f"{request.method} is not allowed on {request.url.path}."
-    return HTTPStatus(status).description or HTTPStatus(status).phrase
+    return (known.description or known.phrase) if known else f"HTTP {status}."
 
 
 def _is_wrong_media_type(request: Request, errors: Iterable[Any]) -> bool:
