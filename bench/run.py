@@ -461,7 +461,7 @@ def parse_options(argv: Sequence[str] | None) -> Options:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all endpoints")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over all endpoints")
     parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up")
     parser.add_argument(
         "--only",
