@@ -99,7 +99,12 @@ class Database:
 
 
 def after_commit(session: AsyncSession, effect: AfterCommit) -> None:
-    """Run `effect` once the unit of work that owns `session` has committed."""
+    """Run `effect` once the unit of work that owns `session` has committed.
+
+    Effects are awaited before the response is sent (so an enqueue has at least been
+    attempted when the client hears back): keep them short and bounded by their own
+    timeouts. A failing effect is logged; the commit stands.
+    """
     session.info.setdefault(EFFECTS_KEY, []).append(effect)
 
 
