@@ -20,7 +20,7 @@ from storefront.core.metrics import Metrics
 from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
 from storefront.core.middleware.errors import ErrorBoundaryMiddleware
 from storefront.core.middleware.observability import ObservabilityMiddleware
-from storefront.core.middleware.security_headers import SecurityHeadersMiddleware
+from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.openapi import install_openapi, operation_id
 from storefront.core.problems import install_problem_handlers, problem_responses
 from storefront.core.redis import create_redis
@@ -94,11 +94,12 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             ],
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.is_production)
-    # Outermost: the request id, timing, metrics and access log cover everything inside.
+    # Outermost: request id, timing, security headers, metrics and the access log cover
+    # everything inside, CORS preflights and the error boundary's 500s included.
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics if settings.metrics_enabled else None,
+        security_headers=SecurityHeaders(hsts=settings.is_production),
         unmetered_routes=frozenset({"/metrics"}),
     )
 

@@ -1,9 +1,10 @@
-"""Observes each request once: its request id, X-Process-Time, Prometheus metrics and one
-access-log line.
+"""Observes each request once: its request id, X-Process-Time, the security headers,
+Prometheus metrics and one access-log line.
 
 Id, timing, status and route template are captured by a single send wrapper and shared,
-which is why they live in one middleware (measured: a separate request-id layer, such as
-asgi-correlation-id's, costs 7 µs a request, about 5% of a bare endpoint's throughput).
+which is why they live in one middleware (measured: each extra ASGI layer, such as
+asgi-correlation-id's request-id middleware, costs several µs a request, a few percent of a
+bare endpoint's throughput).
 """
 
 import time
@@ -12,6 +13,7 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storefront.core.metrics import Metrics
+from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.request_id import request_id_from, request_id_var
 
 ACCESS_LOGGER = "storefront.access"
@@ -31,10 +33,12 @@ class ObservabilityMiddleware:
         app: ASGIApp,
         *,
         metrics: Metrics | None,
+        security_headers: SecurityHeaders,
         unmetered_routes: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.security_headers = security_headers
         self.unmetered_routes = unmetered_routes
         # Bound once, when the app first serves: the logging configuration in force then.
         self.log = structlog.get_logger().bind(logger=ACCESS_LOGGER)
@@ -56,6 +60,7 @@ class ObservabilityMiddleware:
     async def _observe(self, scope: Scope, receive: Receive, send: Send, request_id: bytes) -> None:
         started = time.perf_counter()
         status = 500
+        security_headers = self.security_headers.for_path(scope["path"])
 
         async def send_observed(message: Message) -> None:
             nonlocal status
@@ -66,6 +71,7 @@ class ObservabilityMiddleware:
                     *message.get("headers", ()),
                     (b"x-request-id", request_id),
                     (b"x-process-time", elapsed),
+                    *security_headers,
                 ]
             await send(message)
 

@@ -1,6 +1,8 @@
-"""Security headers on every response; the docs pages get the looser policy they need."""
+"""The security headers of every response; the docs pages get the looser policy they need.
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+Added by the observability middleware's single send wrapper (one ASGI layer less per
+request than a middleware of their own).
+"""
 
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
 DOCS_POLICY = (
@@ -9,16 +11,17 @@ DOCS_POLICY = (
 )
 DOCS_PREFIXES = ("/docs", "/redoc", "/static/docs")
 
+RawHeaders = list[tuple[bytes, bytes]]
 
-def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+
+def _encode(headers: dict[str, str]) -> RawHeaders:
     return [
         (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
     ]
 
 
-class SecurityHeadersMiddleware:
-    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
-        self.app = app
+class SecurityHeaders:
+    def __init__(self, *, hsts: bool = False) -> None:
         common = {
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
@@ -27,18 +30,8 @@ class SecurityHeadersMiddleware:
         }
         if hsts:
             common["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        self.api_headers = _encode({**common, "Content-Security-Policy": API_POLICY})
-        self.docs_headers = _encode({**common, "Content-Security-Policy": DOCS_POLICY})
+        self._api = _encode({**common, "Content-Security-Policy": API_POLICY})
+        self._docs = _encode({**common, "Content-Security-Policy": DOCS_POLICY})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        extra = self.docs_headers if scope["path"].startswith(DOCS_PREFIXES) else self.api_headers
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *extra]
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def for_path(self, path: str) -> RawHeaders:
+        return self._docs if path.startswith(DOCS_PREFIXES) else self._api
