@@ -104,3 +104,17 @@ async def test_unregistered_status_still_renders(app: FastAPI, client: httpx.Asy
 
     body = assert_problem(await client.get("/_probe/unusual"), 499, "HTTP_499")
     assert body["title"] == "Error"
+
+
+@pytest.mark.parametrize("error", [ConnectionRefusedError("10.0.0.7:6379"), TimeoutError("x")])
+async def test_unreachable_backing_service_is_a_503(
+    app: FastAPI, client: httpx.AsyncClient, error: Exception
+) -> None:
+    @app.get("/_probe/unreachable")
+    async def probe_unreachable() -> None:
+        raise error
+
+    response = await client.get("/_probe/unreachable")
+    body = assert_problem(response, 503, "SERVICE_UNAVAILABLE")
+    assert response.headers["retry-after"] == "1"
+    assert "10.0.0.7" not in str(body)

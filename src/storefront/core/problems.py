@@ -183,6 +183,13 @@ async def database_unavailable_handler(request: Request, exc: Exception) -> Resp
     )
 
 
+async def dependency_unavailable_handler(request: Request, exc: Exception) -> Response:
+    logger.error("a backing service is unavailable: %s", type(exc).__name__)
+    return render_app_error(
+        request, ServiceUnavailable("A backing service is unavailable; retry shortly.")
+    )
+
+
 async def integrity_error_handler(request: Request, exc: Exception) -> Response:
     logger.warning("integrity error reached the edge: %s", type(exc).__name__)
     return render_app_error(request, Conflict())
@@ -206,8 +213,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.IntegrityError, integrity_error_handler)
     app.add_exception_handler(sa_exc.OperationalError, database_unavailable_handler)
     app.add_exception_handler(sa_exc.InterfaceError, database_unavailable_handler)
-    app.add_exception_handler(ConnectionError, database_unavailable_handler)
-    app.add_exception_handler(TimeoutError, database_unavailable_handler)
+    # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
+    app.add_exception_handler(ConnectionError, dependency_unavailable_handler)
+    app.add_exception_handler(TimeoutError, dependency_unavailable_handler)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
