@@ -17,8 +17,8 @@ from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging, flush_logs
 from storefront.core.metrics import Metrics
-from storefront.core.middleware.body_limit import BodySizeLimitMiddleware
-from storefront.core.middleware.errors import ErrorBoundaryMiddleware
+from storefront.core.middleware.body_limit import BodyLimits
+from storefront.core.middleware.guard import GuardMiddleware
 from storefront.core.middleware.observability import ObservabilityMiddleware
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.openapi import install_openapi, operation_id
@@ -73,12 +73,11 @@ def make_lifespan(
 
 def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # add_middleware wraps: the last one added is the outermost.
-    app.add_middleware(ErrorBoundaryMiddleware)
-    app.add_middleware(
-        BodySizeLimitMiddleware,
+    body_limits = BodyLimits(
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
     )
+    app.add_middleware(GuardMiddleware, body_limits=body_limits)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
