@@ -1,5 +1,6 @@
 """The one typed configuration of Storefront, read once and passed in."""
 
+import ipaddress
 import re
 import secrets
 from functools import cached_property
@@ -43,12 +44,31 @@ class Settings(BaseSettings):
     rate_limit_default: str = "300/minute"
     rate_limit_login: str = "10/minute"
     rate_limit_search: str = "60/minute"
+    rate_limit_enabled: bool = True
+    # Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty = nobody's.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=10_485_760, gt=0)
     request_max_body_bytes: int = Field(default=1_048_576, gt=0)
     storage_dir: Path = Path("./var/files")
     smtp_host: str = ""
     smtp_port: int = Field(default=25, gt=0, lt=65536)
     smtp_from: str = "noreply@storefront.local"
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    cache_default_ttl_seconds: int = Field(default=300, gt=0)
+    pubsub_queue_size: int = Field(default=256, gt=0)
+
+    job_max_attempts: int = Field(default=5, gt=0)
+    job_retry_base_seconds: float = Field(default=2.0, gt=0)
+    job_retry_max_seconds: float = Field(default=600.0, gt=0)
+    job_timeout_seconds: float = Field(default=300.0, gt=0)
+    job_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    job_stream_maxlen: int = Field(default=100_000, gt=0)
+    worker_concurrency: int = Field(default=8, gt=0)
     docs_enabled: bool | None = None
     metrics_enabled: bool = True
     otel_enabled: bool = False
@@ -66,6 +86,14 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=2.0, gt=0)
 
     _cors_origins = field_validator("cors_origins", mode="before")(_comma_separated)
+    _trusted_proxies = field_validator("trusted_proxies", mode="before")(_comma_separated)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)
+        return value
 
     @field_validator("rate_limit_default", "rate_limit_login", "rate_limit_search")
     @classmethod
