@@ -22,7 +22,13 @@ from storefront.core import migrations
 from storefront.core.config import Settings
 from storefront.core.db import Database, create_engine
 from storefront.main import create_app
-from tests.fixtures.backends import Backend, available_backends, require_reachable
+from tests.fixtures.backends import (
+    Backend,
+    available_backends,
+    require_reachable,
+    require_redis,
+    shared_state_urls,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -44,6 +50,14 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         path = tmp_path_factory.mktemp("sqlite") / "test.db"
         return Backend("sqlite", f"sqlite+aiosqlite:///{path}", "")
     return backend
+
+
+@pytest.fixture(params=shared_state_urls(), ids=lambda url: "redis" if url else "memory")
+async def redis_url(request: pytest.FixtureRequest) -> str:
+    """A platform-service backend: "" for in-memory, else the real Redis of REDIS_URL."""
+    url: str = request.param
+    await require_redis(url)
+    return url
 
 
 @pytest.fixture(scope="session")
