@@ -79,6 +79,9 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         database_url=backend.database_url,
         redis_url=backend.redis_url,
         storage_dir=tmp_path / "files",
+        # A request's jobs run inside it, on the test's connection, one at a time.
+        jobs_inline=True,
+        job_sweep_enabled=False,
     )
 
 

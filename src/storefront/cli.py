@@ -1,5 +1,6 @@
-"""The `storefront` command: serve, migrate, openapi."""
+"""The `storefront` command: serve, worker, migrate, openapi."""
 
+import asyncio
 import json
 import os
 import secrets
@@ -12,6 +13,8 @@ import typer
 import uvicorn
 
 from storefront.core.config import Settings
+from storefront.core.logging import configure_logging
+from storefront.jobs.worker import run_worker
 
 app = typer.Typer(
     help="Storefront: a production-grade FastAPI commerce backend.",
@@ -75,6 +78,25 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=graceful_timeout,
     )
+
+
+@app.command()
+def worker(
+    drain_timeout: Annotated[
+        float, typer.Option(help="Seconds to let running jobs finish on SIGTERM.")
+    ] = 30.0,
+) -> None:
+    """Run background jobs from Redis (production mode; needs REDIS_URL)."""
+    settings = _load_settings()
+    if not settings.redis_url:
+        typer.secho(
+            "storefront worker needs REDIS_URL; without it the API runs jobs itself",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    configure_logging(settings)
+    asyncio.run(run_worker(settings, drain_timeout=drain_timeout))
 
 
 @app.command()

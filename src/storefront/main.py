@@ -26,9 +26,11 @@ from storefront.core.problems import install_problem_handlers, problem_responses
 from storefront.core.redis import create_redis
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
+from storefront.jobs.runtime import Jobs
 from storefront.kit.routing import add_routes
 
 OPENAPI_URL = "/openapi.json"
+JOB_DRAIN_SECONDS = 20.0
 TELEMETRY_OFF: TelemetryConfig = {
     "tracing": False,
     "metrics": False,
@@ -44,6 +46,7 @@ class AppState(TypedDict):
     database: Database
     redis: Redis | None
     metrics: Metrics
+    jobs: Jobs
 
 
 def make_lifespan(
@@ -54,14 +57,24 @@ def make_lifespan(
         database_ = database or Database(settings)
         redis = create_redis(settings)
         metrics.track_pool(database_.engine.sync_engine)
+        jobs = Jobs(settings, database_)
+        # Without Redis the jobs run here, so this process also sweeps for stranded ones.
+        await jobs.start(sweep=jobs.runs_in_process)
         logger.info("storefront starting", extra={"environment": settings.environment})
         # Everything allocated so far lives as long as the process: moving it out of the
         # collector's generations keeps full collections short under load.
         gc.collect()
         gc.freeze()
         try:
-            yield {"settings": settings, "database": database_, "redis": redis, "metrics": metrics}
+            yield {
+                "settings": settings,
+                "database": database_,
+                "redis": redis,
+                "metrics": metrics,
+                "jobs": jobs,
+            }
         finally:
+            await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
             if redis is not None:
                 await redis.aclose()
             await database_.dispose()

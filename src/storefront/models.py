@@ -1,7 +1,8 @@
 """Every domain's models, imported so `Base.metadata` is complete for Alembic."""
 
+from storefront.jobs.models import Job
 from storefront.kit.models import Base
 
 metadata = Base.metadata
 
-__all__ = ["Base", "metadata"]
+__all__ = ["Base", "Job", "metadata"]

@@ -66,7 +66,11 @@ class Settings(BaseSettings):
     job_retry_base_seconds: float = Field(default=2.0, gt=0)
     job_retry_max_seconds: float = Field(default=600.0, gt=0)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
+    job_sweep_enabled: bool = True
     job_sweep_interval_seconds: float = Field(default=30.0, gt=0)
+    job_redispatch_after_seconds: float = Field(default=120.0, gt=0)
+    # Run each job inside the call that sends it, in-process (tests and scripts only).
+    jobs_inline: bool = False
     job_stream_maxlen: int = Field(default=100_000, gt=0)
     worker_concurrency: int = Field(default=8, gt=0)
     docs_enabled: bool | None = None

@@ -9,6 +9,7 @@ multi-process server `PROMETHEUS_MULTIPROC_DIR` is set before the workers start 
 `storefront serve`) and a scrape sums every live process.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -63,6 +64,18 @@ class Metrics:
             registry=self.registry,
             multiprocess_mode="livesum",
         )
+
+        self.jobs = Gauge(
+            "storefront_jobs",
+            "Durable jobs by state (read from the database at scrape time).",
+            ["state"],
+            registry=self.registry,
+            multiprocess_mode="mostrecent",
+        )
+
+    def set_job_counts(self, counts: Mapping[str, int]) -> None:
+        for state, count in counts.items():
+            self.jobs.labels(state).set(count)
 
     def observe(self, method: str, handler: str, status: int, seconds: float) -> None:
         key = (method, handler, status)

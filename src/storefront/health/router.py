@@ -49,4 +49,9 @@ async def health_check(request: Request, response: Response) -> Readiness:
 )
 async def metrics_export(request: Request) -> PlainTextResponse:
     app_metrics: Metrics = request.state.metrics
+    counts = await service.count_jobs(
+        request.state.database, timeout=request.state.settings.health_check_timeout_seconds
+    )
+    if counts is not None:
+        app_metrics.set_job_counts(counts)
     return PlainTextResponse(app_metrics.render(), media_type=CONTENT_TYPE)

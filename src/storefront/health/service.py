@@ -7,7 +7,9 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storefront.core.db import Database, unit_of_work
 from storefront.health.schemas import CheckState, Readiness
+from storefront.jobs import service as jobs_service
 
 logger = logging.getLogger("storefront.health")
 
@@ -41,3 +43,14 @@ async def check_readiness(engine: AsyncEngine, redis: Redis | None, *, timeout: 
     checks: dict[str, CheckState] = {"database": database, "redis": cache}
     healthy = all(state != "error" for state in checks.values())
     return Readiness(status="healthy" if healthy else "degraded", checks=checks)
+
+
+async def count_jobs(database: Database, *, timeout: float) -> dict[str, int] | None:
+    """Job counts for /metrics; None (and the scrape goes on) if the database is slow."""
+    try:
+        async with asyncio.timeout(timeout), unit_of_work(database.sessionmaker) as session:
+            counts = await jobs_service.count_by_status(session)
+    except Exception as exc:
+        logger.warning("metrics: job counts unavailable: %s", type(exc).__name__)
+        return None
+    return {status.value: count for status, count in counts.items()}

@@ -1,0 +1,44 @@
+"""The safety net under the broker: re-sends jobs that no message will run any more.
+
+A job is stranded when the process crashed between its commit and its send, when a retry
+fell due while no process was alive to send it, or when its worker died mid-job (SIGKILL)
+and its lease expired. The sweep takes them with SKIP LOCKED, so several workers can sweep
+at once without sending a job twice in one round.
+"""
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from storefront.core.config import Settings
+from storefront.core.db import Database, unit_of_work
+from storefront.jobs import repository
+from storefront.jobs.queue import JobQueue
+from storefront.kit.models import utc_now
+
+BATCH = 500
+
+logger = logging.getLogger("storefront.jobs")
+
+
+async def sweep_once(settings: Settings, database: Database, queue: JobQueue) -> int:
+    redispatch_before = utc_now() - timedelta(seconds=settings.job_redispatch_after_seconds)
+    async with unit_of_work(database.sessionmaker) as session:
+        stranded = await repository.take_stranded(
+            session, redispatch_before=redispatch_before, limit=BATCH
+        )
+    for job_id, name in stranded:
+        await queue.dispatch(name, job_id)
+    if stranded:
+        logger.info("sweep re-sent stranded jobs", extra={"count": len(stranded)})
+    return len(stranded)
+
+
+async def sweep_forever(settings: Settings, database: Database, queue: JobQueue) -> None:
+    while True:
+        try:
+            await sweep_once(settings, database, queue)
+        except Exception as error:
+            # The database may be down; the next round tries again.
+            logger.warning("job sweep failed", extra={"error": type(error).__name__})
+        await asyncio.sleep(settings.job_sweep_interval_seconds)

@@ -1,0 +1,5 @@
+"""Every domain's job modules, imported so API processes and workers know the same jobs."""
+
+from storefront.mail import tasks as mail_tasks
+
+__all__ = ["mail_tasks"]

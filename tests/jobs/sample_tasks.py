@@ -1,0 +1,46 @@
+"""Jobs that exist only in the tests (imported by them and by the worker they start)."""
+
+import asyncio
+from collections import Counter
+
+from pydantic import BaseModel
+
+from storefront.jobs.registry import JobContext, PermanentJobError, job
+
+RUNS: Counter[str] = Counter()
+
+
+class Marked(BaseModel):
+    marker: str
+
+
+class Flaky(BaseModel):
+    marker: str
+    succeed_on_attempt: int
+
+
+class Slow(BaseModel):
+    seconds: float
+
+
+@job("test.record", Marked)
+async def record(context: JobContext, payload: Marked) -> None:
+    RUNS[payload.marker] += 1
+
+
+@job("test.flaky", Flaky)
+async def flaky(context: JobContext, payload: Flaky) -> None:
+    RUNS[payload.marker] += 1
+    if context.attempt < payload.succeed_on_attempt:
+        raise ConnectionError(f"attempt {context.attempt} failed")
+
+
+@job("test.permanent", Marked)
+async def permanent(context: JobContext, payload: Marked) -> None:
+    RUNS[payload.marker] += 1
+    raise PermanentJobError("the input cannot be processed")
+
+
+@job("test.slow", Slow, timeout_seconds=3.0)
+async def slow(context: JobContext, payload: Slow) -> None:
+    await asyncio.sleep(payload.seconds)
