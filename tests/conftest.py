@@ -4,6 +4,7 @@ DATABASE_URL / REDIS_URL are set. Each test runs inside a transaction rolled bac
 
 import os
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import anyio
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncSession,
     async_sessionmaker,
 )
+from starlette.types import Receive, Scope, Send
 
 from storefront.core import migrations
 from storefront.core.config import Settings
@@ -121,7 +123,21 @@ def app(settings: Settings, database: Database) -> FastAPI:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
+        yield client
+
+
+@asynccontextmanager
+async def running_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running, each request getting its own copy of the
+    lifespan state, as uvicorn gives it (asgi-lifespan alone shares one dict)."""
+
+    async def per_request_state(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" and "state" in scope:
+            scope = {**scope, "state": dict(scope["state"])}
+        await app(scope, receive, send)
+
+    async with LifespanManager(per_request_state) as manager, make_client(manager.app) as client:
         yield client
 
 

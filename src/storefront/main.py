@@ -23,6 +23,7 @@ from storefront.core.middleware.observability import ObservabilityMiddleware
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.openapi import install_openapi, operation_id
 from storefront.core.problems import install_problem_handlers, problem_responses
+from storefront.core.ratelimit import RateLimiter, create_rate_limiter
 from storefront.core.redis import create_redis
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
@@ -47,6 +48,7 @@ class AppState(TypedDict):
     redis: Redis | None
     metrics: Metrics
     jobs: Jobs
+    rate_limiter: RateLimiter
 
 
 def make_lifespan(
@@ -57,6 +59,7 @@ def make_lifespan(
         database_ = database or Database(settings)
         redis = create_redis(settings)
         metrics.track_pool(database_.engine.sync_engine)
+        rate_limiter = create_rate_limiter(settings)
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
         await jobs.start(sweep=jobs.runs_in_process)
@@ -72,9 +75,11 @@ def make_lifespan(
                 "redis": redis,
                 "metrics": metrics,
                 "jobs": jobs,
+                "rate_limiter": rate_limiter,
             }
         finally:
             await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
+            await rate_limiter.aclose()
             if redis is not None:
                 await redis.aclose()
             await database_.dispose()

@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from storefront.core.config import Settings
 from storefront.core.logging import configure_logging
 from storefront.main import create_app
-from tests.conftest import make_client
+from tests.conftest import running_client
 from tests.fixtures.probe import router as probe_router
 
 pytestmark = pytest.mark.anyio
@@ -79,7 +78,7 @@ async def test_streamed_body_over_the_cap_is_cut_off(
 @pytest.fixture
 async def cors_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings.model_copy(update={"cors_origins": ["https://shop.example"]}))
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         yield client
 
 
@@ -120,7 +119,7 @@ async def json_log_client(
     # What the process's log stream would receive, from structlog and stdlib loggers alike.
     configure_logging(json_settings, stream=log_output)
     app.include_router(probe_router)
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         yield client
     configure_logging(settings)
 
@@ -170,7 +169,7 @@ async def test_batched_json_log_lines_reach_a_binary_stream(settings: Settings) 
     app = create_app(json_settings)
     configure_logging(json_settings, stream=stream)
     try:
-        async with LifespanManager(app) as manager, make_client(manager.app) as client:
+        async with running_client(app) as client:
             for _ in range(3):
                 await client.get("/health/live")
         lines = [json.loads(line) for line in raw.getvalue().splitlines()]

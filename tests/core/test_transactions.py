@@ -6,14 +6,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storefront.core.config import Settings
 from storefront.main import create_app
-from tests.conftest import make_client
+from tests.conftest import running_client
 from tests.fixtures.probe import ProbeNote, ProbeParent
 from tests.fixtures.probe import router as probe_router
 
@@ -46,7 +45,7 @@ async def committing_client(
     app = create_app(settings)
     app.include_router(probe_router)
     app.state.effects = []
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         yield client, app
     async with engine.begin() as connection:
         await connection.execute(delete(ProbeNote))
@@ -85,7 +84,7 @@ async def test_waiting_for_a_connection_gives_up_with_a_503(
     )
     app = create_app(tight)
     app.include_router(probe_router)
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         holder = asyncio.create_task(client.get("/_probe/hold", params={"seconds": 1.5}))
         await asyncio.sleep(0.2)
         started = time.monotonic()

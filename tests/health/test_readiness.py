@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy.engine import make_url
 
 from storefront.core.config import Settings
 from storefront.main import create_app
-from tests.conftest import make_client
+from tests.conftest import running_client
 from tests.fixtures.backends import unreachable
 from tests.fixtures.proxy import TcpProxy
 
@@ -22,7 +21,7 @@ CLOSED_PORT = 1
 
 async def ready(settings: Settings) -> httpx.Response:
     app = create_app(settings)
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         return await client.get("/health/ready")
 
 
@@ -79,7 +78,7 @@ async def test_readiness_follows_dependencies_down_and_back(
 ) -> None:
     settings, db_proxy, redis_proxy = proxied_settings
     app = create_app(settings)
-    async with LifespanManager(app) as manager, make_client(manager.app) as client:
+    async with running_client(app) as client:
         assert (await client.get("/health/ready")).status_code == 200
 
         await db_proxy.cut()

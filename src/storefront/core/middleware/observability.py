@@ -1,5 +1,5 @@
-"""Observes each request once: its request id, X-Process-Time, the security headers,
-Prometheus metrics and one access-log line.
+"""Observes each request once: its request id, X-Process-Time, the security headers, the
+rate-limit headers, Prometheus metrics and one access-log line.
 
 Id, timing, status and route template are captured by a single send wrapper and shared,
 which is why they live in one middleware (measured: each extra ASGI layer, such as
@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storefront.core.metrics import Metrics
 from storefront.core.middleware.security_headers import SecurityHeaders
+from storefront.core.ratelimit.decision import RATE_LIMIT_SCOPE_KEY, RateLimitDecision
 from storefront.core.request_id import request_id_from, request_id_var
 
 ACCESS_LOGGER = "storefront.access"
@@ -67,12 +68,17 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 elapsed = f"{time.perf_counter() - started:.6f}".encode()
-                message["headers"] = [
+                headers = [
                     *message.get("headers", ()),
                     (b"x-request-id", request_id),
                     (b"x-process-time", elapsed),
                     *security_headers,
                 ]
+                # Left by the rate-limit dependency, so that the route's errors carry it too.
+                rate_limit: RateLimitDecision | None = scope.get(RATE_LIMIT_SCOPE_KEY)
+                if rate_limit is not None:
+                    headers.extend(rate_limit.raw_headers())
+                message["headers"] = headers
             await send(message)
 
         if self.metrics is not None:

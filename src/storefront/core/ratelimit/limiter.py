@@ -1,0 +1,115 @@
+"""The rate limiter: named policies over `limits`' sliding-window counter.
+
+Each hit is one atomic Lua script in Redis (or a lock-guarded update in memory), so any
+number of API processes sharing a Redis share one budget per client.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
+from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from storefront.core.config import Settings
+from storefront.core.ratelimit.client_ip import TrustedNetworks, parse_trusted_networks
+from storefront.core.ratelimit.decision import RateLimitDecision
+from storefront.core.ratelimit.outage import STORAGE_RETRY_SECONDS, StorageOutage
+
+PolicyName = Literal["default", "login", "search"]
+
+KEY_PREFIX = "storefront:ratelimit"
+# Redis errors, and what a socket raises below redis-py (TimeoutError is an OSError).
+STORAGE_ERRORS = (RedisError, StorageError, OSError)
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        policies: Mapping[PolicyName, RateLimitItem],
+        trusted_networks: TrustedNetworks = (),
+        enabled: bool = True,
+        outage: StorageOutage | None = None,
+        close_storage: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.policies = dict(policies)
+        self.trusted_networks = trusted_networks
+        self.enabled = enabled
+        self.outage = outage or StorageOutage()
+        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._close_storage = close_storage
+
+    async def hit(self, policy: PolicyName, key: str) -> RateLimitDecision | None:
+        """Spend one request of `key`'s budget under `policy`.
+
+        None means no verdict: limiting is disabled, or the storage is unavailable and the
+        request is let through (failing open)."""
+        if not self.enabled or self.outage.should_skip_storage():
+            return None
+        item = self.policies[policy]
+        try:
+            allowed = await self._strategy.hit(item, policy, key)
+            stats = await self._strategy.get_window_stats(item, policy, key)
+        except STORAGE_ERRORS as error:
+            self.outage.record_failure(error)
+            return None
+        self.outage.record_success()
+        return RateLimitDecision.from_stats(policy, allowed=allowed, limit=item.amount, stats=stats)
+
+    async def aclose(self) -> None:
+        if self._close_storage is not None:
+            await self._close_storage()
+
+
+def create_rate_limiter(
+    settings: Settings,
+    *,
+    key_prefix: str = KEY_PREFIX,
+    storage_retry_seconds: float = STORAGE_RETRY_SECONDS,
+) -> RateLimiter:
+    policies: dict[PolicyName, RateLimitItem] = {
+        "default": parse(settings.rate_limit_default),
+        "login": parse(settings.rate_limit_login),
+        "search": parse(settings.rate_limit_search),
+    }
+    common: dict[str, Any] = {
+        "policies": policies,
+        "trusted_networks": parse_trusted_networks(settings.trusted_proxies),
+        "enabled": settings.rate_limit_enabled,
+        "outage": StorageOutage(retry_seconds=storage_retry_seconds),
+    }
+    if not settings.redis_url:
+        return RateLimiter(storage=MemoryStorage(), **common)
+    pool = _redis_pool(settings)
+    return RateLimiter(
+        storage=_redis_storage(settings.redis_url, pool, key_prefix),
+        close_storage=pool.aclose,
+        **common,
+    )
+
+
+def _redis_pool(settings: Settings) -> ConnectionPool:
+    # Fail fast: a limiter that waits on a dead Redis delays every request it guards. One
+    # immediate retry hides a connection dropped by a Redis restart.
+    return ConnectionPool.from_url(
+        settings.redis_url,
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        retry=Retry(NoBackoff(), retries=1),
+    )
+
+
+def _redis_storage(redis_url: str, pool: ConnectionPool, key_prefix: str) -> RedisStorage:
+    # `limits` reads a unix:// URL as a Valkey one; its own spelling for a Redis socket is
+    # redis+unix://. The pool, built from the real URL, is what connects.
+    storage_uri = "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
+    # `options` are typed as scalars, but redispy's bridge takes a ready pool among them.
+    pool_option: dict[str, Any] = {"connection_pool": pool}
+    return RedisStorage(storage_uri, implementation="redispy", key_prefix=key_prefix, **pool_option)
