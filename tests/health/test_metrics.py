@@ -2,6 +2,10 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storefront.jobs.models import Job, JobStatus
+from storefront.kit.models import utc_now
 
 pytestmark = pytest.mark.anyio
 
@@ -64,3 +68,23 @@ async def test_route_label_is_the_full_template_under_an_included_prefix(
         {("handler", "/nested/things/{thing_id}"), ("method", "GET"), ("status", "200")}
     )
     assert found[("http_requests_total", labels)] == 1
+
+
+async def test_metrics_show_job_counts_by_state(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    now = utc_now()
+    for status in (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.FAILED):
+        session.add(
+            Job(name="mail.send", payload={}, status=status, max_attempts=1, run_after=now)
+        )
+    await session.commit()
+
+    found = samples((await client.get("/metrics")).text)
+
+    def jobs(state: str) -> float:
+        return found[("storefront_jobs", frozenset({("state", state)}))]
+
+    assert jobs("queued") == 1
+    assert jobs("failed") == 2
+    assert jobs("running") == jobs("succeeded") == 0
