@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
 from storefront import __version__
+from storefront.core.cache import AppCache, create_cache
 from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
@@ -49,6 +50,7 @@ class AppState(TypedDict):
     metrics: Metrics
     jobs: Jobs
     rate_limiter: RateLimiter
+    cache: AppCache
 
 
 def make_lifespan(
@@ -60,6 +62,7 @@ def make_lifespan(
         redis = create_redis(settings)
         metrics.track_pool(database_.engine.sync_engine)
         rate_limiter = create_rate_limiter(settings)
+        cache = create_cache(settings)
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
         await jobs.start(sweep=jobs.runs_in_process)
@@ -76,10 +79,12 @@ def make_lifespan(
                 "metrics": metrics,
                 "jobs": jobs,
                 "rate_limiter": rate_limiter,
+                "cache": cache,
             }
         finally:
             await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
             await rate_limiter.aclose()
+            await cache.aclose()
             if redis is not None:
                 await redis.aclose()
             await database_.dispose()
