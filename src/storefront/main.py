@@ -24,6 +24,7 @@ from storefront.core.middleware.observability import ObservabilityMiddleware
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.openapi import install_openapi, operation_id
 from storefront.core.problems import install_problem_handlers, problem_responses
+from storefront.core.pubsub import Hub, create_hub
 from storefront.core.ratelimit import RateLimiter, create_rate_limiter
 from storefront.core.redis import create_redis
 from storefront.health.router import metrics_router
@@ -51,6 +52,7 @@ class AppState(TypedDict):
     jobs: Jobs
     rate_limiter: RateLimiter
     cache: AppCache
+    hub: Hub
 
 
 def make_lifespan(
@@ -63,6 +65,8 @@ def make_lifespan(
         metrics.track_pool(database_.engine.sync_engine)
         rate_limiter = create_rate_limiter(settings)
         cache = create_cache(settings)
+        hub = create_hub(settings, redis)
+        await hub.start()
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
         await jobs.start(sweep=jobs.runs_in_process)
@@ -80,11 +84,13 @@ def make_lifespan(
                 "jobs": jobs,
                 "rate_limiter": rate_limiter,
                 "cache": cache,
+                "hub": hub,
             }
         finally:
             await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
             await rate_limiter.aclose()
             await cache.aclose()
+            await hub.aclose()  # before the Redis client it borrows
             if redis is not None:
                 await redis.aclose()
             await database_.dispose()

@@ -38,7 +38,15 @@ async def empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]
 
 
 def schema_drift(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), metadata))
+    context = MigrationContext.configure(
+        connection,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            "include_object": migrations.include_object,
+        },
+    )
+    return list(compare_metadata(context, metadata))
 
 
 def table_names(connection: Connection) -> set[str]:

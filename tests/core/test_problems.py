@@ -5,6 +5,8 @@ import logging
 import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 pytestmark = pytest.mark.anyio
 
@@ -106,7 +108,15 @@ async def test_unregistered_status_still_renders(app: FastAPI, client: httpx.Asy
     assert body["title"] == "Error"
 
 
-@pytest.mark.parametrize("error", [ConnectionRefusedError("10.0.0.7:6379"), TimeoutError("x")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionRefusedError("10.0.0.7:6379"),
+        TimeoutError("x"),
+        RedisConnectionError("Error 111 connecting to 10.0.0.7:6379"),
+        RedisTimeoutError("Timeout reading from 10.0.0.7:6379"),
+    ],
+)
 async def test_unreachable_backing_service_is_a_503(
     app: FastAPI, client: httpx.AsyncClient, error: Exception
 ) -> None:

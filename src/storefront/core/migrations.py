@@ -27,3 +27,12 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str) -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object | None
+) -> bool:
+    """What autogenerate compares. Objects named `search_*` are backend-specific full-text
+    search structures (an FTS5 table and its shadow tables on SQLite, a tsvector column
+    and its GIN index on PostgreSQL) that exist in migrations only, not in the models."""
+    return not (reflected and compare_to is None and (name or "").startswith("search_"))

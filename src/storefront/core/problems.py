@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -216,6 +218,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
     app.add_exception_handler(ConnectionError, dependency_unavailable_handler)
     app.add_exception_handler(TimeoutError, dependency_unavailable_handler)
+    # redis-py's connection errors do not derive from the builtin ones.
+    app.add_exception_handler(RedisConnectionError, dependency_unavailable_handler)
+    app.add_exception_handler(RedisTimeoutError, dependency_unavailable_handler)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -6,7 +6,7 @@ from starlette.requests import HTTPConnection
 from storefront.jobs.queue import JobQueue
 
 
-def get_job_queue(connection: HTTPConnection) -> JobQueue:
+async def get_job_queue(connection: HTTPConnection) -> JobQueue:
     queue: JobQueue = connection.state.jobs.queue
     return queue
 
