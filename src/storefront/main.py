@@ -31,6 +31,7 @@ from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
 from storefront.jobs.runtime import Jobs
 from storefront.kit.routing import add_routes
+from storefront.reports.router import router as reports_router
 
 OPENAPI_URL = "/openapi.json"
 JOB_DRAIN_SECONDS = 20.0
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_problem_handlers(app)
     install_openapi(app)
     add_routes(app, health_router)
+    add_routes(app, reports_router)
     if settings.metrics_enabled:
         add_routes(app, metrics_router)
     if settings.serve_docs:

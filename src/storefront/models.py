@@ -2,7 +2,8 @@
 
 from storefront.jobs.models import Job
 from storefront.kit.models import Base
+from storefront.reports.models import Report
 
 metadata = Base.metadata
 
-__all__ = ["Base", "Job", "metadata"]
+__all__ = ["Base", "Job", "Report", "metadata"]
