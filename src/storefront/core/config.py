@@ -37,8 +37,25 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
     access_token_ttl_seconds: int = Field(default=900, gt=0)
     refresh_token_ttl_seconds: int = Field(default=2_592_000, gt=0)
+    # Empty: no first admin at start-up (`storefront create-admin` makes one).
     first_admin_email: str = "admin@example.com"
     first_admin_password: SecretStr | None = None
+    # Identity. Access tokens signed with PREVIOUS_SECRET_KEY are still accepted, so the
+    # key can rotate without logging everybody out.
+    previous_secret_key: SecretStr | None = None
+    jwt_issuer: str = "storefront"
+    jwt_audience: str = "storefront-api"
+    password_reset_ttl_seconds: int = Field(default=3600, gt=0)
+    # Argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane). At most
+    # `concurrency` hashes run at once, in threads; beyond `max_waiting` more waiting the
+    # API answers 503 instead of queueing a login flood without bound.
+    password_hash_time_cost: int = Field(default=2, ge=1)
+    password_hash_memory_kib: int = Field(default=19_456, ge=8)
+    password_hash_parallelism: int = Field(default=1, ge=1)
+    password_hash_concurrency: int = Field(default=2, ge=1)
+    password_hash_max_waiting: int = Field(default=64, ge=0)
+    # An API key's last-used time is written at most this often, not on every request.
+    api_key_touch_interval_seconds: int = Field(default=60, ge=0)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = True
     rate_limit_default: str = "300/minute"

@@ -1,0 +1,120 @@
+"""Password hashing off the event loop, bounded, and the opaque secrets of tokens and keys."""
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import Annotated, TypeVar
+
+from fastapi import Depends
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+from starlette.requests import HTTPConnection
+
+from storefront.core.config import Settings
+from storefront.core.errors import ServiceUnavailable
+
+T = TypeVar("T")
+
+
+class PasswordHashingBusy(ServiceUnavailable):
+    default_detail = "Too many sign-ins at once; retry shortly."
+
+
+class PasswordHasher:
+    """Argon2id in a small thread pool of its own.
+
+    Hashing is CPU-bound and slow on purpose: on the event loop it would stall every other
+    request, and in the shared thread pool a login flood would crowd out the rest. So at
+    most `concurrency` hashes run at once (argon2-cffi releases the GIL while it works),
+    and when more than `max_waiting` are already waiting the caller gets a 503 at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        time_cost: int,
+        memory_kib: int,
+        parallelism: int,
+        concurrency: int,
+        max_waiting: int,
+    ) -> None:
+        hasher = Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._hash = PasswordHash((hasher,))
+        self._executor = ThreadPoolExecutor(concurrency, thread_name_prefix="password-hash")
+        self._capacity = concurrency + max_waiting
+        self._in_flight = 0
+        self._decoy: str | None = None
+
+    async def _run(self, function: Callable[..., T], *args: object) -> T:
+        if self._in_flight >= self._capacity:
+            raise PasswordHashingBusy()
+        self._in_flight += 1
+        try:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, function, *args)
+        finally:
+            self._in_flight -= 1
+
+    async def hash(self, password: str) -> str:
+        return await self._run(self._hash.hash, password)
+
+    async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
+        """Whether `password` matches, and a new hash to store when the parameters changed."""
+        return await self._run(self._hash.verify_and_update, password, hashed)
+
+    async def verify_decoy(self, password: str) -> None:
+        """As slow as checking a real password: for an account that does not exist, so
+        that the answer's timing cannot tell which accounts do."""
+        if self._decoy is None:
+            self._decoy = await self.hash(secrets.token_urlsafe(16))
+        await self._run(self._hash.verify, password, self._decoy)
+
+
+@cache
+def _hasher(
+    time_cost: int, memory_kib: int, parallelism: int, concurrency: int, max_waiting: int
+) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost,
+        memory_kib=memory_kib,
+        parallelism=parallelism,
+        concurrency=concurrency,
+        max_waiting=max_waiting,
+    )
+
+
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """One hasher (and one bound on concurrent hashing) per process and configuration."""
+    return _hasher(
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
+        settings.password_hash_concurrency,
+        settings.password_hash_max_waiting,
+    )
+
+
+async def get_password_hasher(connection: HTTPConnection) -> PasswordHasher:
+    return password_hasher(connection.state.settings)
+
+
+Passwords = Annotated[PasswordHasher, Depends(get_password_hasher)]
+
+
+def new_secret(nbytes: int = 32) -> str:
+    """A random URL-safe secret: refresh tokens, reset tokens, API keys."""
+    return secrets.token_urlsafe(nbytes)
+
+
+def secret_digest(secret: str) -> str:
+    """What is stored of a high-entropy secret. A fast hash suffices: there is nothing to
+    guess, unlike a password."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def digests_match(secret: str, digest: str) -> bool:
+    return hmac.compare_digest(secret_digest(secret), digest)
