@@ -114,6 +114,57 @@ def migrate(
 
 
 @app.command()
+def create_admin(
+    email: Annotated[str, typer.Option(prompt=True, help="The admin's e-mail address.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="STOREFRONT_ADMIN_PASSWORD",
+            help="8 to 128 characters; asked for when not given.",
+        ),
+    ],
+    full_name: Annotated[str, typer.Option(help="The admin's name.")] = "Administrator",
+) -> None:
+    """Create an admin account (in a migrated database)."""
+    from pydantic import ValidationError
+
+    from storefront.users.errors import EmailTaken
+
+    settings = _load_settings()
+    configure_logging(settings)
+    try:
+        user_id = asyncio.run(
+            _create_admin(settings, email=email, password=password, full_name=full_name)
+        )
+    except ValidationError as error:
+        for problem in error.errors():
+            where = ".".join(map(str, problem["loc"])) or "input"
+            typer.secho(f"{where}: {problem['msg']}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=2) from error
+    except EmailTaken as error:
+        typer.secho(f"{email} already has an account", fg=typer.colors.RED, err=True)
+        raise typer.Exit(code=1) from error
+    typer.echo(f"admin {email} created (id {user_id})")
+
+
+async def _create_admin(settings: Settings, *, email: str, password: str, full_name: str) -> int:
+    from storefront.core.db import Database
+    from storefront.users.bootstrap import create_admin
+
+    database = Database(settings)
+    try:
+        user = await create_admin(
+            database, settings, email=email, password=password, full_name=full_name
+        )
+        return user.id
+    finally:
+        await database.dispose()
+
+
+@app.command()
 def openapi(
     output: Annotated[
         Path | None, typer.Option(help="Write to this file instead of stdout.")

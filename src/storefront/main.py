@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
 
 from storefront import __version__
+from storefront.auth.router import router as auth_router
 from storefront.core.cache import AppCache, create_cache
 from storefront.core.config import Settings
 from storefront.core.db import Database
@@ -32,6 +33,8 @@ from storefront.health.router import router as health_router
 from storefront.jobs.runtime import Jobs
 from storefront.kit.routing import add_routes
 from storefront.reports.router import router as reports_router
+from storefront.users.bootstrap import ensure_first_admin
+from storefront.users.router import router as users_router
 
 OPENAPI_URL = "/openapi.json"
 JOB_DRAIN_SECONDS = 20.0
@@ -71,6 +74,7 @@ def make_lifespan(
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
         await jobs.start(sweep=jobs.runs_in_process)
+        await ensure_first_admin(database_, settings)
         logger.info("storefront starting", extra={"environment": settings.environment})
         # Everything allocated so far lives as long as the process: moving it out of the
         # collector's generations keeps full collections short under load.
@@ -153,6 +157,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     install_problem_handlers(app)
     install_openapi(app)
     add_routes(app, health_router)
+    add_routes(app, users_router)
+    add_routes(app, auth_router)
     add_routes(app, reports_router)
     if settings.metrics_enabled:
         add_routes(app, metrics_router)

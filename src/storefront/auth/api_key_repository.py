@@ -1,0 +1,60 @@
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storefront.auth.models import ApiKey
+from storefront.users.models import User
+
+
+async def add(
+    session: AsyncSession, *, user_id: int, name: str, prefix: str, key_hash: str
+) -> ApiKey:
+    api_key = ApiKey(user_id=user_id, name=name, prefix=prefix, key_hash=key_hash)
+    session.add(api_key)
+    await session.flush()
+    return api_key
+
+
+async def count_of_user(session: AsyncSession, user_id: int) -> int:
+    count = await session.scalar(
+        select(func.count()).select_from(ApiKey).where(ApiKey.user_id == user_id)
+    )
+    return count or 0
+
+
+def listed(*, user_id: int) -> Select[ApiKey]:
+    return select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id)
+
+
+async def delete_of_user(session: AsyncSession, key_id: int, *, user_id: int) -> bool:
+    result = await session.execute(
+        delete(ApiKey).where(ApiKey.id == key_id, ApiKey.user_id == user_id)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def find_with_active_user(session: AsyncSession, prefix: str) -> tuple[ApiKey, User] | None:
+    row = (
+        await session.execute(
+            select(ApiKey, User)
+            .join(User, User.id == ApiKey.user_id)
+            .where(ApiKey.prefix == prefix, User.is_active.is_(True))
+        )
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def touch(
+    session: AsyncSession, key_id: int, *, now: datetime, stale_before: datetime
+) -> None:
+    """Record a use, unless a recent one is recorded already (concurrent requests too)."""
+    await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < stale_before),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,108 @@
+"""Who is calling: `CurrentUser`, `AdminUser`, `OptionalUser`, and `IDENTIFY_CLIENT`.
+
+Every /api router lists `IDENTIFY_CLIENT` before `DEFAULT_RATE_LIMIT`, so that an
+authenticated caller is rate limited as themselves rather than by IP:
+
+    router = domain_router(prefix="/api/v1", tags=["orders"])
+    router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
+
+It never refuses a request; `CurrentUser` and `AdminUser` do (401 without valid
+credentials, 403 for the wrong role), and `OptionalUser` does when credentials are sent
+but invalid. Credentials are checked once per request however many of these a route uses.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+
+from storefront.auth import api_keys, service
+from storefront.auth.errors import InvalidAccessToken, NotAuthenticated
+from storefront.core.db import DbSession
+from storefront.core.errors import Forbidden, Unauthorized
+from storefront.users.models import Role, User
+
+TOKEN_URL = "/api/v1/auth/token"
+API_KEY_HEADER = "X-API-Key"
+
+# Read by the routes that need a user, so that OpenAPI (and /docs' Authorize) shows them.
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    scheme_name="OAuth2Password",
+    description="An access token from POST /api/v1/auth/token (e-mail and password).",
+    auto_error=False,
+)
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="APIKey",
+    description="A key from POST /api/v1/auth/api-keys.",
+    auto_error=False,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    user: User | None
+    # Set when credentials were sent but are not valid.
+    refusal: Unauthorized | None = None
+
+
+ANONYMOUS = Caller(None)
+
+
+async def identify_client(request: Request, session: DbSession) -> Caller:
+    headers = request.headers
+    authorization = headers.get("authorization")
+    api_key = headers.get("x-api-key")
+    if not authorization and not api_key:
+        return ANONYMOUS
+    settings = request.state.settings
+    try:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidAccessToken("Send the access token as: Authorization: Bearer <token>.")
+            user = await service.authenticate_token(session, settings=settings, token=token.strip())
+        else:
+            user = await api_keys.authenticate(session, settings=settings, key=api_key or "")
+    except Unauthorized as refusal:
+        return Caller(None, refusal)
+    # The rate limiter's client from here on.
+    request.state.user_id = str(user.id)
+    return Caller(user)
+
+
+IDENTIFY_CLIENT = Depends(identify_client)
+IdentifiedCaller = Annotated[Caller, IDENTIFY_CLIENT]
+
+
+async def optional_user(caller: IdentifiedCaller) -> User | None:
+    if caller.refusal is not None:
+        raise type(caller.refusal)(caller.refusal.detail)
+    return caller.user
+
+
+class RequireRole:
+    """A user with at least `role` (an admin has every role)."""
+
+    def __init__(self, role: Role) -> None:
+        self.role = role
+
+    async def __call__(
+        self,
+        caller: IdentifiedCaller,
+        _bearer: Annotated[str | None, Depends(bearer_scheme)],
+        _api_key: Annotated[str | None, Depends(api_key_scheme)],
+    ) -> User:
+        user = await optional_user(caller)
+        if user is None:
+            raise NotAuthenticated()
+        if self.role == Role.ADMIN and not user.is_admin:
+            raise Forbidden("Only admins may do this.")
+        return user
+
+
+CurrentUser = Annotated[User, Depends(RequireRole(Role.USER))]
+AdminUser = Annotated[User, Depends(RequireRole(Role.ADMIN))]
+OptionalUser = Annotated[User | None, Depends(optional_user)]

@@ -1,0 +1,139 @@
+"""Sessions: sign-in, refresh-token rotation with reuse detection, sign-out, and the
+authentication of access tokens (also for WebSockets: `authenticate_token`)."""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storefront.auth import repository, tokens
+from storefront.auth.errors import (
+    InvalidAccessToken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+)
+from storefront.auth.schemas import TokenPair
+from storefront.core.config import Settings
+from storefront.core.security import PasswordHasher, new_secret, secret_digest
+from storefront.kit.models import utc_now
+from storefront.users import service as users_service
+from storefront.users.models import User
+
+logger = logging.getLogger("storefront.auth")
+
+
+async def login(
+    session: AsyncSession, *, email: str, password: str, settings: Settings, hasher: PasswordHasher
+) -> TokenPair:
+    """A new session. Unknown address, wrong password and deactivated account are one
+    answer, in about the same time: a password is checked in every case."""
+    user = await users_service.get_by_email(session, email)
+    if user is None:
+        await hasher.verify_decoy(password)
+        raise InvalidCredentials()
+    matches, rehashed = await hasher.verify_and_update(password, user.password_hash)
+    if not matches or not user.is_active:
+        raise InvalidCredentials()
+    await users_service.record_login(session, user, rehashed=rehashed)
+    now = utc_now()
+    await repository.purge_expired_sessions(session, user.id, now=now)
+    auth_session = await repository.add_session(
+        session,
+        user_id=user.id,
+        token_version=user.token_version,
+        expires_at=_refresh_expiry(settings, now),
+    )
+    return await _issue(session, settings, user_id=user.id, session_id=auth_session.id, now=now)
+
+
+async def refresh(session: AsyncSession, *, refresh_token: str, settings: Settings) -> TokenPair:
+    """Exchange a refresh token for a new pair; the old one is spent.
+
+    Raises RefreshTokenReused, after ending the session, when the token was spent
+    already: the caller must commit before answering so that the ending stands.
+    """
+    found = await repository.find_refresh_token(session, secret_digest(refresh_token))
+    if found is None:
+        raise InvalidRefreshToken()
+    token, auth_session, user = found
+    now = utc_now()
+    if auth_session.revoked_at is not None:
+        raise InvalidRefreshToken()
+    if token.used_at is not None:
+        await _end_for_reuse(session, auth_session.id, user_id=user.id, now=now)
+        raise RefreshTokenReused()
+    if (
+        token.expires_at <= now
+        or not user.is_active
+        or auth_session.token_version != user.token_version
+    ):
+        raise InvalidRefreshToken()
+    if not await repository.spend_refresh_token(session, token.id, now=now):
+        # Spent by a concurrent request since it was read: a replay all the same.
+        await _end_for_reuse(session, auth_session.id, user_id=user.id, now=now)
+        raise RefreshTokenReused()
+    expires_at = _refresh_expiry(settings, now)
+    await repository.extend_session(session, auth_session.id, expires_at=expires_at, now=now)
+    return await _issue(session, settings, user_id=user.id, session_id=auth_session.id, now=now)
+
+
+async def logout(session: AsyncSession, *, refresh_token: str) -> None:
+    """End the session of `refresh_token`, spent or not; an unknown token is no error."""
+    found = await repository.find_refresh_token(session, secret_digest(refresh_token))
+    if found is not None:
+        await repository.revoke_session(session, found[1].id, now=utc_now())
+
+
+async def authenticate_token(session: AsyncSession, *, settings: Settings, token: str) -> User:
+    """The user of a valid access token of a live session: one query by primary key."""
+    try:
+        claims = tokens.token_codec(settings).verify(token)
+    except tokens.InvalidAccessToken as error:
+        raise InvalidAccessToken() from error
+    user = await repository.get_session_user(
+        session, session_id=claims.session_id, user_id=claims.user_id
+    )
+    if user is None:
+        raise InvalidAccessToken()
+    return user
+
+
+def _refresh_expiry(settings: Settings, now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.refresh_token_ttl_seconds)
+
+
+async def _issue(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    user_id: int,
+    session_id: uuid.UUID,
+    now: datetime,
+) -> TokenPair:
+    refresh_token = new_secret()
+    await repository.add_refresh_token(
+        session,
+        session_id=session_id,
+        token_hash=secret_digest(refresh_token),
+        created_at=now,
+        expires_at=_refresh_expiry(settings, now),
+    )
+    access = tokens.token_codec(settings).issue(user_id=user_id, session_id=session_id)
+    return TokenPair(
+        access_token=access.token,
+        refresh_token=refresh_token,
+        expires_in=settings.access_token_ttl_seconds,
+    )
+
+
+async def _end_for_reuse(
+    session: AsyncSession, session_id: uuid.UUID, *, user_id: int, now: datetime
+) -> None:
+    # Either the owner or a thief replayed it; which one cannot be known, so both lose it.
+    logger.warning(
+        "refresh token reused: session ended",
+        extra={"user_id": user_id, "session_id": str(session_id)},
+    )
+    await repository.revoke_session(session, session_id, now=now)

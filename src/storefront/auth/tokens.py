@@ -1,0 +1,119 @@
+"""Access tokens: short-lived HS256 JWTs naming a user and the session they belong to.
+
+The signing key is derived from SECRET_KEY for this purpose only, and named by a `kid`
+header. A token names its key, so PREVIOUS_SECRET_KEY's tokens keep working during a
+rotation while new ones are signed with the current key.
+"""
+
+import hashlib
+import hmac
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+import jwt
+
+from storefront.core.config import Settings
+from storefront.kit.models import utc_now
+
+ALGORITHM = "HS256"
+ACCESS = "access"
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "iat", "exp", "jti", "type"]
+# Clock skew tolerated between the processes that sign and those that verify.
+LEEWAY_SECONDS = 5
+
+
+class InvalidAccessToken(Exception):
+    """Expired, tampered with, from another issuer or audience, or not an access token."""
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: int
+    session_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+
+
+def _signing_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"storefront access token", hashlib.sha256).digest()
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    issuer: str
+    audience: str
+    ttl_seconds: int
+    key_id: str
+    key: bytes
+    # Every key a token may be signed with, current one included, by key id.
+    verification_keys: dict[str, bytes]
+
+    def issue(self, *, user_id: int, session_id: uuid.UUID) -> IssuedToken:
+        now = utc_now()
+        expires_at = now + timedelta(seconds=self.ttl_seconds)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(user_id),
+            "sid": str(session_id),
+            "iat": int(now.timestamp()),
+            "exp": int(expires_at.timestamp()),
+            "jti": uuid.uuid4().hex,
+            "type": ACCESS,
+        }
+        token = jwt.encode(claims, self.key, algorithm=ALGORITHM, headers={"kid": self.key_id})
+        return IssuedToken(token, expires_at)
+
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            key = self.verification_keys.get(jwt.get_unverified_header(token).get("kid", ""))
+            if key is None:
+                raise InvalidAccessToken("unknown signing key")
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": REQUIRED_CLAIMS, "strict_aud": True},
+            )
+            if claims["type"] != ACCESS:
+                raise InvalidAccessToken("not an access token")
+            return AccessClaims(int(claims["sub"]), uuid.UUID(claims["sid"]))
+        except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as error:
+            raise InvalidAccessToken(str(error)) from error
+
+
+@cache
+def _codec(
+    secret: str, previous_secret: str | None, issuer: str, audience: str, ttl_seconds: int
+) -> TokenCodec:
+    key = _signing_key(secret)
+    keys = {_key_id(key): key}
+    if previous_secret:
+        previous = _signing_key(previous_secret)
+        keys.setdefault(_key_id(previous), previous)
+    return TokenCodec(issuer, audience, ttl_seconds, _key_id(key), key, keys)
+
+
+def token_codec(settings: Settings) -> TokenCodec:
+    previous = settings.previous_secret_key
+    return _codec(
+        settings.secret_key.get_secret_value(),
+        previous.get_secret_value() if previous else None,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.access_token_ttl_seconds,
+    )
