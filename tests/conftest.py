@@ -84,6 +84,11 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         # A request's jobs run inside it, on the test's connection, one at a time.
         jobs_inline=True,
         job_sweep_enabled=False,
+        # Argon2 at its cheapest: tests sign in a lot. Tests of hashing set their own.
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
+        # Tests make the accounts they need; tests/users/test_bootstrap.py sets its own.
+        first_admin_email="",
     )
 
 

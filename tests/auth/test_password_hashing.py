@@ -1,0 +1,99 @@
+"""Password hashing: Argon2id, off the event loop, a bounded number at once."""
+
+import asyncio
+import time
+
+import httpx
+import pytest
+
+from storefront.core.config import Settings
+from storefront.core.db import Database
+from storefront.core.security import PasswordHasher, PasswordHashingBusy, password_hasher
+from storefront.main import create_app
+from tests.conftest import running_client
+from tests.fixtures.accounts import PASSWORD, new_email
+
+pytestmark = pytest.mark.anyio
+
+# Slow enough (about 0.1 s a hash) to be seen overlapping.
+SLOW = {"time_cost": 3, "memory_kib": 65_536, "parallelism": 1}
+
+
+def slow_hasher(*, concurrency: int, max_waiting: int) -> PasswordHasher:
+    return PasswordHasher(**SLOW, concurrency=concurrency, max_waiting=max_waiting)
+
+
+async def test_hashing_leaves_the_event_loop_free() -> None:
+    hasher = slow_hasher(concurrency=1, max_waiting=0)
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
+    hashed = await hasher.hash(PASSWORD)
+    elapsed = time.perf_counter() - started
+    ticker.cancel()
+    assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=1$")
+    # Blocked, the loop would not have ticked at all while hashing.
+    assert ticks >= elapsed / 0.005 / 4, (ticks, elapsed)
+
+
+async def test_beyond_the_bound_callers_are_turned_away_at_once() -> None:
+    hasher = slow_hasher(concurrency=1, max_waiting=1)
+    results = await asyncio.gather(
+        *(hasher.hash(PASSWORD) for _ in range(3)), return_exceptions=True
+    )
+    busy = [result for result in results if isinstance(result, PasswordHashingBusy)]
+    assert len(busy) == 1
+    assert busy[0].status_code == 503
+    # The bound frees up as hashes finish.
+    assert (await hasher.hash(PASSWORD)).startswith("$argon2id$")
+
+
+async def test_verify_and_update_knows_right_from_wrong() -> None:
+    hasher = slow_hasher(concurrency=2, max_waiting=0)
+    hashed = await hasher.hash(PASSWORD)
+    assert await hasher.verify_and_update(PASSWORD, hashed) == (True, None)
+    assert await hasher.verify_and_update("wrong", hashed) == (False, None)
+    cheaper = PasswordHasher(time_cost=1, memory_kib=8, parallelism=1, concurrency=1, max_waiting=0)
+    matches, rehashed = await cheaper.verify_and_update(PASSWORD, hashed)
+    assert matches
+    assert rehashed is not None
+    assert rehashed.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+async def test_one_hasher_per_configuration(settings: Settings) -> None:
+    assert password_hasher(settings) is password_hasher(settings.model_copy())
+    other = settings.model_copy(update={"password_hash_concurrency": 7})
+    assert password_hasher(other) is not password_hasher(settings)
+
+
+async def test_a_sign_up_flood_gets_503_not_an_ever_longer_wait(
+    settings: Settings, database: Database
+) -> None:
+    flooded = settings.model_copy(
+        update={
+            "password_hash_time_cost": SLOW["time_cost"],
+            "password_hash_memory_kib": SLOW["memory_kib"],
+            "password_hash_concurrency": 1,
+            "password_hash_max_waiting": 0,
+            "first_admin_email": "",
+        }
+    )
+    async with running_client(create_app(flooded, database=database)) as client:
+
+        async def sign_up() -> httpx.Response:
+            body = {"email": new_email(), "password": PASSWORD, "full_name": "Flood"}
+            return await client.post("/api/v1/users", json=body)
+
+        responses = await asyncio.gather(sign_up(), sign_up())
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [201, 503]
+    [busy] = [response for response in responses if response.status_code == 503]
+    assert busy.headers["retry-after"] == "1"
+    assert busy.headers["content-type"] == "application/problem+json"
