@@ -11,6 +11,7 @@ import io
 import tracemalloc
 from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
 
 import httpx
 import pytest
@@ -52,10 +53,10 @@ async def live_client(settings: Settings, live_cleanup: None) -> AsyncIterator[h
     await database.dispose()
 
 
-async def settled(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, str]:
+async def settled(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
     async with asyncio.timeout(120):
         while True:
-            report: dict[str, str] = (await client.get(url, headers=headers)).json()
+            report: dict[str, Any] = (await client.get(url, headers=headers)).json()
             if report["status"] in ("succeeded", "failed"):
                 return report
             await asyncio.sleep(0.1)
