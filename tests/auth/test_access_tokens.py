@@ -171,7 +171,17 @@ async def test_a_token_signed_with_another_secret_is_refused(
 
 
 @pytest.mark.parametrize(
-    "authorization", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Token abc", "bearer not.a.jwt"]
+    "authorization",
+    [
+        "Basic dXNlcjpwYXNz",
+        "Bearer",
+        "Bearer ",
+        "Token abc",
+        "bearer not.a.jwt",
+        "Bearer !!!.e30.c2ln",
+        "Bearer W10.e30.c2ln",  # a header that is a JSON list
+        "Bearer eyJraWQiOlsxXX0.e30.c2ln",  # a kid that is a list
+    ],
 )
 async def test_malformed_authorization_headers_are_401(
     client: httpx.AsyncClient, authorization: str
