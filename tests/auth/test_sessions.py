@@ -96,7 +96,10 @@ async def test_logout_with_an_unknown_token_is_harmless(client: httpx.AsyncClien
     assert await me_status(client, user.access_token) == 200
 
 
-@pytest.mark.parametrize("body", [{}, {"refresh_token": ""}, {"refresh_token": "x" * 257}])
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"refresh_token": ""}, {"refresh_token": " "}, {"refresh_token": "x" * 257}],
+)
 async def test_malformed_refresh_and_logout_bodies_are_422(
     client: httpx.AsyncClient, body: dict[str, str]
 ) -> None:

@@ -105,6 +105,7 @@ async def test_no_internal_field_can_be_set_at_sign_up(
         ("full_name", ""),
         ("full_name", "x" * 201),
         ("full_name", "Ada\nLovelace"),
+        ("full_name", "   "),
     ],
 )
 async def test_bad_sign_ups_are_refused(client: httpx.AsyncClient, field: str, value: str) -> None:

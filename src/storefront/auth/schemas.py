@@ -4,10 +4,12 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from storefront.kit.schemas import InputModel, OutputModel
-from storefront.users.schemas import CurrentPassword, EmailAddress, Password
+from storefront.users.schemas import VISIBLE_TEXT, CurrentPassword, EmailAddress, Password
 
-# Our opaque secrets are 43 characters; the bound keeps hostile input small.
-OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Our opaque secrets are 43 URL-safe characters; the bound keeps hostile input small.
+OpaqueToken = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S+$", strip_whitespace=False)
+]
 
 
 class TokenForm(BaseModel):
@@ -54,9 +56,7 @@ class Accepted(BaseModel):
 
 
 class ApiKeyCreate(InputModel):
-    name: Annotated[
-        str, StringConstraints(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")
-    ]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=VISIBLE_TEXT)]
 
 
 class ApiKeyRead(OutputModel):

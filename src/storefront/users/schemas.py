@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import AfterValidator, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from storefront.kit.schemas import InputModel, OutputModel
@@ -21,8 +21,13 @@ def _require_dotted_domain(address: str) -> str:
     return address
 
 
-# The mail jobs' own rule first, so every account can be written to.
-EmailAddress = Annotated[MailAddress, AfterValidator(_require_dotted_domain)]
+# The mail jobs' own rule first, so every account can be written to. The pattern tells
+# clients (and generated ones) the shape; the validators decide.
+EmailAddress = Annotated[
+    MailAddress,
+    Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", json_schema_extra={"format": "email"}),
+    AfterValidator(_require_dotted_domain),
+]
 # Spaces are part of a password: never stripped.
 Password = Annotated[
     str,
@@ -34,9 +39,9 @@ Password = Annotated[
 CurrentPassword = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH, strip_whitespace=False)
 ]
-FullName = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
+# Some visible text and no control characters (a name ends up in mails).
+VISIBLE_TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+FullName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=VISIBLE_TEXT)]
 
 
 class _NoNulls(InputModel):
