@@ -67,6 +67,14 @@ async def test_verify_and_update_knows_right_from_wrong() -> None:
     assert rehashed.startswith("$argon2id$v=19$m=8,t=1,p=1$")
 
 
+async def test_a_hash_of_an_unknown_format_matches_nothing() -> None:
+    hasher = slow_hasher(concurrency=1, max_waiting=0)
+    assert await hasher.verify_and_update(PASSWORD, "md5:5f4dcc3b5aa765d61d8327deb882cf99") == (
+        False,
+        None,
+    )
+
+
 async def test_one_hasher_per_configuration(settings: Settings) -> None:
     assert password_hasher(settings) is password_hasher(settings.model_copy())
     other = settings.model_copy(update={"password_hash_concurrency": 7})

@@ -11,6 +11,7 @@ from typing import Annotated, TypeVar
 
 from fastapi import Depends
 from pwdlib import PasswordHash
+from pwdlib.exceptions import UnknownHashError
 from pwdlib.hashers.argon2 import Argon2Hasher
 from starlette.requests import HTTPConnection
 
@@ -63,8 +64,15 @@ class PasswordHasher:
         return await self._run(self._hash.hash, password)
 
     async def verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        """Whether `password` matches, and a new hash to store when the parameters changed."""
-        return await self._run(self._hash.verify_and_update, password, hashed)
+        """Whether `password` matches, and a new hash to store when the parameters changed.
+        A hash in no format we know matches nothing."""
+        return await self._run(self._verify_and_update, password, hashed)
+
+    def _verify_and_update(self, password: str, hashed: str) -> tuple[bool, str | None]:
+        try:
+            return self._hash.verify_and_update(password, hashed)
+        except UnknownHashError:
+            return False, None
 
     async def verify_decoy(self, password: str) -> None:
         """As slow as checking a real password: for an account that does not exist, so
