@@ -1,6 +1,10 @@
 # Storefront: `make run` and `make test` work on a fresh machine with python3 >= 3.11 and make.
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
+# Installed packages come with their bytecode: every process (API workers, job workers,
+# the tests' servers) then starts without compiling them first, also where
+# PYTHONDONTWRITEBYTECODE stops Python from caching what it compiles.
+export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON ?= python3
 
 UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)

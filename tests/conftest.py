@@ -3,9 +3,11 @@ DATABASE_URL / REDIS_URL are set. Each test runs inside a transaction rolled bac
 """
 
 import os
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -143,7 +145,20 @@ async def running_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         await app(scope, receive, send)
 
     async with LifespanManager(per_request_state) as manager, make_client(manager.app) as client:
-        yield client
+        LIFESPAN_STATES[app] = manager._state
+        try:
+            yield client
+        finally:
+            LIFESPAN_STATES.pop(app, None)
+
+
+LIFESPAN_STATES: "weakref.WeakKeyDictionary[FastAPI, dict[str, Any]]" = weakref.WeakKeyDictionary()
+
+
+@pytest.fixture
+def app_state(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
+    """What the running app's lifespan yielded: its hub, cache, jobs…"""
+    return LIFESPAN_STATES[app]
 
 
 def make_client(app: object) -> httpx.AsyncClient:

@@ -6,15 +6,19 @@ import os
 import secrets
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from storefront.core import migrations
 from storefront.core.config import Settings
 from storefront.core.logging import configure_logging
 from storefront.jobs.worker import run_worker
+from storefront.seeding import SEED_PASSWORD, Seeder, SeedReport
 
 app = typer.Typer(
     help="Storefront: a production-grade FastAPI commerce backend.",
@@ -77,6 +81,11 @@ def serve(
         forwarded_allow_ips=forwarded_allow_ips,
         server_header=False,
         timeout_graceful_shutdown=graceful_timeout,
+        # Protocol pings keep idle live-update sockets open through proxies and find dead
+        # peers; frames beyond 64 KiB are refused before the app parses them.
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        ws_max_size=65_536,
     )
 
 
@@ -97,6 +106,51 @@ def worker(
         raise typer.Exit(code=2)
     configure_logging(settings)
     asyncio.run(run_worker(settings, drain_timeout=drain_timeout))
+
+
+@app.command()
+def seed(
+    items: Annotated[int, typer.Option(min=0, help="Items to create.")] = 100,
+    users: Annotated[int, typer.Option(min=0, help="Users to create.")] = 20,
+    orders: Annotated[int, typer.Option(min=0, help="Orders to place.")] = 200,
+    random_seed: Annotated[
+        int | None, typer.Option("--seed", help="Random seed, for the same data again.")
+    ] = None,
+) -> None:
+    """Fill the database with realistic items, users and orders, through the services."""
+    settings = _load_settings()
+    configure_logging(settings)
+    migrations.upgrade(settings.database_url)
+    report = asyncio.run(_seed(settings, items=items, users=users, orders=orders, seed=random_seed))
+    typer.echo(
+        f"Seeded {report.items} items, {report.users} users (password: {SEED_PASSWORD}), "
+        f"{report.orders} orders ({report.orders_refused} refused for lack of stock)."
+    )
+
+
+async def _seed(
+    settings: Settings, *, items: int, users: int, orders: int, seed: int | None
+) -> SeedReport:
+    seeder = Seeder(settings, seed=seed)
+    columns = (
+        TextColumn("{task.description:>6}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    try:
+        with Progress(*columns) as progress:
+            for name, count, step in (
+                ("items", items, seeder.items),
+                ("users", users, seeder.users),
+                ("orders", orders, seeder.orders),
+            ):
+                if count:
+                    task = progress.add_task(name, total=count)
+                    await step(count, partial(progress.advance, task))
+    finally:
+        await seeder.aclose()
+    return seeder.report
 
 
 @app.command()

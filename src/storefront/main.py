@@ -13,6 +13,9 @@ from starlette.middleware.cors import CORSMiddleware
 
 from storefront import __version__
 from storefront.auth.router import router as auth_router
+from storefront.catalog.images import router as catalog_images_router
+from storefront.catalog.router import router as catalog_router
+from storefront.catalog.router_v2 import router as catalog_router_v2
 from storefront.core.cache import AppCache, create_cache
 from storefront.core.config import Settings
 from storefront.core.db import Database
@@ -28,10 +31,13 @@ from storefront.core.problems import install_problem_handlers, problem_responses
 from storefront.core.pubsub import Hub, create_hub
 from storefront.core.ratelimit import RateLimiter, create_rate_limiter
 from storefront.core.redis import create_redis
+from storefront.files.router import router as files_router
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
 from storefront.jobs.runtime import Jobs
 from storefront.kit.routing import add_routes
+from storefront.orders.router import router as orders_router
+from storefront.realtime.router import router as realtime_router
 from storefront.reports.router import router as reports_router
 from storefront.users.bootstrap import ensure_first_admin
 from storefront.users.router import router as users_router
@@ -71,10 +77,10 @@ def make_lifespan(
         cache = create_cache(settings)
         hub = create_hub(settings, redis)
         await hub.start()
+        await ensure_first_admin(database_, settings)
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
         await jobs.start(sweep=jobs.runs_in_process)
-        await ensure_first_admin(database_, settings)
         logger.info("storefront starting", extra={"environment": settings.environment})
         # Everything allocated so far lives as long as the process: moving it out of the
         # collector's generations keeps full collections short under load.
@@ -159,6 +165,12 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     add_routes(app, health_router)
     add_routes(app, users_router)
     add_routes(app, auth_router)
+    add_routes(app, catalog_router)
+    add_routes(app, catalog_router_v2)
+    add_routes(app, catalog_images_router)
+    add_routes(app, orders_router)
+    add_routes(app, files_router)
+    add_routes(app, realtime_router)
     add_routes(app, reports_router)
     if settings.metrics_enabled:
         add_routes(app, metrics_router)

@@ -75,9 +75,7 @@ async def test_metrics_show_job_counts_by_state(
 ) -> None:
     now = utc_now()
     for status in (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.FAILED):
-        session.add(
-            Job(name="mail.send", payload={}, status=status, max_attempts=1, run_after=now)
-        )
+        session.add(Job(name="mail.send", payload={}, status=status, max_attempts=1, run_after=now))
     await session.commit()
 
     found = samples((await client.get("/metrics")).text)

@@ -44,3 +44,12 @@ async def permanent(context: JobContext, payload: Marked) -> None:
 @job("test.slow", Slow, timeout_seconds=3.0)
 async def slow(context: JobContext, payload: Slow) -> None:
     await asyncio.sleep(payload.seconds)
+
+
+class Tick(BaseModel):
+    pass
+
+
+@job("test.tick", Tick)
+async def tick(context: JobContext, payload: Tick) -> None:
+    RUNS["tick"] += 1

@@ -11,8 +11,9 @@ from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.jobs import repository, service
 from storefront.jobs.models import Job, JobStatus
+from storefront.jobs.registry import PERIODIC, get_spec
 from storefront.jobs.runtime import Jobs
-from storefront.jobs.sweep import sweep_once
+from storefront.jobs.sweep import Schedule, enqueue_due, sweep_once
 from storefront.kit.models import utc_now
 from tests.jobs.sample_tasks import RUNS, Flaky, Marked, Slow
 
@@ -246,3 +247,25 @@ async def test_an_unknown_job_or_a_wrong_payload_is_refused_at_enqueue(jobs: Job
             await service.enqueue(
                 session, queue=jobs.queue, name="test.slow", payload=Marked(marker="x")
             )
+
+
+async def test_periodic_jobs_are_enqueued_once_per_interval(jobs: Jobs) -> None:
+    schedule = Schedule({"test.tick": 0.2})
+    before = RUNS["tick"]
+
+    await enqueue_due(schedule, jobs.database, jobs.queue)
+    assert RUNS["tick"] == before  # not at start: one interval after it
+    await asyncio.sleep(0.25)
+    await enqueue_due(schedule, jobs.database, jobs.queue)
+    await enqueue_due(schedule, jobs.database, jobs.queue)
+    await jobs.queue.drain(5)
+
+    assert RUNS["tick"] == before + 1
+
+
+def test_every_periodic_job_of_the_app_needs_no_payload() -> None:
+    import storefront.tasks  # noqa: F401
+
+    assert PERIODIC, "the app schedules jobs (idempotency records are purged hourly)"
+    for name in PERIODIC:
+        get_spec(name).payload_model()

@@ -3,11 +3,12 @@
 import ipaddress
 import re
 import secrets
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -76,8 +77,18 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # API v1 item reads: deprecated since, and withdrawn at (Deprecation / Sunset headers).
+    api_v1_deprecated_at: AwareDatetime = datetime(2026, 11, 1, tzinfo=UTC)
+    api_v1_sunset_at: AwareDatetime = datetime(2027, 6, 30, tzinfo=UTC)
+
     cache_default_ttl_seconds: int = Field(default=300, gt=0)
     pubsub_queue_size: int = Field(default=256, gt=0)
+    # Live-update sockets: per connection.
+    ws_max_message_bytes: int = Field(default=4096, gt=0)
+    ws_messages_per_second: float = Field(default=10.0, gt=0)
+    ws_message_burst: int = Field(default=20, gt=0)
+    ws_outbound_queue: int = Field(default=64, gt=0)
+    ws_send_timeout_seconds: float = Field(default=5.0, gt=0)
 
     job_max_attempts: int = Field(default=5, gt=0)
     job_retry_base_seconds: float = Field(default=2.0, gt=0)

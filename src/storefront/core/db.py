@@ -21,6 +21,7 @@ from starlette.requests import HTTPConnection
 from storefront.core.config import Settings
 
 AfterCommit = Callable[[], Awaitable[None]]
+SQLITE_BEGIN = "storefront_sqlite_begin"
 EFFECTS_KEY = "storefront.after_commit"
 
 logger = logging.getLogger("storefront.db")
@@ -68,7 +69,8 @@ def _sqlite_on_connect(dbapi_connection: Any, _: Any) -> None:
 
 
 def _sqlite_on_begin(connection: Any) -> None:
-    connection.exec_driver_sql("BEGIN")
+    mode = connection.get_execution_options().get(SQLITE_BEGIN, "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 def ensure_sqlite_directory(url: str) -> None:
@@ -92,7 +94,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
 class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        units = self.engine
+        if settings.is_sqlite:
+            # Units of work take SQLite's write lock up front (waiting up to busy_timeout).
+            # A deferred transaction that reads and then writes fails at once with
+            # "database is locked" when another writer committed in between (SQLite
+            # cannot upgrade its stale snapshot): concurrent orders became 503s. SQLite
+            # is the one-process embedded mode; serialising its units costs little there.
+            # Plain connections (readiness checks) stay deferred: they only read.
+            units = self.engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        self.sessionmaker = async_sessionmaker(units, expire_on_commit=False)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -19,6 +19,7 @@ from structlog.types import EventDict, Processor
 
 from storefront.core.config import Settings
 from storefront.core.log_batching import BatchingWriter
+from storefront.core.log_redaction import redact_url_secrets
 from storefront.core.request_id import current_request_id
 
 
@@ -123,6 +124,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
                         structlog.stdlib.add_logger_name,
                         structlog.stdlib.ExtraAdder(),
                         drop_color_message,
+                        redact_url_secrets,
                     ],
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,

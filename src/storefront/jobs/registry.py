@@ -51,6 +51,8 @@ class JobSpec:
 
 
 JOBS: dict[str, JobSpec] = {}
+# Jobs the sweeping processes enqueue on a schedule: name → seconds between runs.
+PERIODIC: dict[str, float] = {}
 PayloadT = TypeVar("PayloadT", bound=BaseModel)
 
 
@@ -60,11 +62,16 @@ def job(
     *,
     max_attempts: int | None = None,
     timeout_seconds: float | None = None,
+    every_seconds: float | None = None,
 ) -> Callable[
     [Callable[[JobContext, PayloadT], Awaitable[None]]],
     Callable[[JobContext, PayloadT], Awaitable[None]],
 ]:
-    """Register a handler; `max_attempts`/`timeout_seconds` default to the settings'."""
+    """Register a handler; `max_attempts`/`timeout_seconds` default to the settings'.
+
+    With `every_seconds` the job also runs on a schedule (its payload model must then
+    need no fields); each sweeping process enqueues it that often, so it must be
+    harmless to run twice."""
 
     def register(
         handler: Callable[[JobContext, PayloadT], Awaitable[None]],
@@ -72,6 +79,8 @@ def job(
         if name in JOBS:
             raise ValueError(f"job {name!r} is registered twice")
         JOBS[name] = JobSpec(name, payload_model, handler, max_attempts, timeout_seconds)
+        if every_seconds is not None:
+            PERIODIC[name] = every_seconds
         return handler
 
     return register

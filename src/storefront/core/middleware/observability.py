@@ -16,6 +16,7 @@ from storefront.core.metrics import Metrics
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.ratelimit.decision import RATE_LIMIT_SCOPE_KEY, RateLimitDecision
 from storefront.core.request_id import request_id_from, request_id_var
+from storefront.core.response_headers import RESPONSE_HEADERS_SCOPE_KEY
 
 ACCESS_LOGGER = "storefront.access"
 UNMATCHED_ROUTE = "none"
@@ -78,6 +79,9 @@ class ObservabilityMiddleware:
                 rate_limit: RateLimitDecision | None = scope.get(RATE_LIMIT_SCOPE_KEY)
                 if rate_limit is not None:
                     headers.extend(rate_limit.raw_headers())
+                extra: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS_SCOPE_KEY)
+                if extra is not None:
+                    headers.extend(extra)
                 message["headers"] = headers
             await send(message)
 

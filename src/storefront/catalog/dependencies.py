@@ -1,0 +1,53 @@
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import Depends, Path, Query, Request
+
+from storefront.catalog import service
+from storefront.catalog.models import Item
+from storefront.catalog.repository import ItemFilters
+from storefront.catalog.schemas import ItemSort
+from storefront.core.config import Settings
+from storefront.core.db import DbSession
+from storefront.kit.deprecation import announce_deprecation
+
+Price = Annotated[Decimal, Query(ge=0, le=Decimal("99999999.99"), decimal_places=2)]
+
+
+async def item_filters(
+    category: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Name or description.")
+    ] = None,
+    min_price: Price | None = None,
+    max_price: Price | None = None,
+    sort: Annotated[ItemSort, Query()] = ItemSort.CREATED_AT_DESC,
+) -> ItemFilters:
+    return ItemFilters(category=category, q=q, min_price=min_price, max_price=max_price, sort=sort)
+
+
+Filters = Annotated[ItemFilters, Depends(item_filters)]
+ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+
+
+async def load_item(session: DbSession, item_id: ItemId) -> Item:
+    return await service.get(session, item_id)
+
+
+CurrentItem = Annotated[Item, Depends(load_item)]
+
+
+async def announce_v1_deprecation(request: Request) -> None:
+    """v1 item reads point at the same resource in v2, query string included."""
+    settings: Settings = request.state.settings
+    url = request.url
+    successor = url.path.replace("/api/v1/", "/api/v2/", 1)
+    announce_deprecation(
+        request,
+        deprecated_at=settings.api_v1_deprecated_at,
+        sunset_at=settings.api_v1_sunset_at,
+        successor=f"{successor}?{url.query}" if url.query else successor,
+    )
+
+
+DEPRECATED_IN_FAVOUR_OF_V2 = Depends(announce_v1_deprecation)

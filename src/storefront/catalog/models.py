@@ -1,0 +1,36 @@
+"""Items of the catalog. Prices are integer minor units (cents); never a float."""
+
+from sqlalchemy import BigInteger, CheckConstraint, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storefront.kit.models import Base, TimestampMixin
+
+
+class Item(TimestampMixin, Base):
+    """Full-text search structures (a tsvector column on PostgreSQL, an FTS5 table on
+    SQLite) are backend-specific and live in the migrations only: see catalog/search.py."""
+
+    __tablename__ = "item"
+    __table_args__ = (
+        CheckConstraint("price_minor >= 0", name="price_not_negative"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+        CheckConstraint("units_sold >= 0", name="units_sold_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
+    )
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    price_minor: Mapped[int] = mapped_column(BigInteger, index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    stock: Mapped[int] = mapped_column(Integer)
+    # Units in live (not cancelled) orders: the popular list ranks by it.
+    units_sold: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    image_key: Mapped[str | None] = mapped_column(String(255))
+    thumbnail_key: Mapped[str | None] = mapped_column(String(255))
+    # The last uploaded original (catalog/images.py). A resize job applies its renditions
+    # only while its original is still this one, so a later upload always wins.
+    image_original_key: Mapped[str | None] = mapped_column(String(255))

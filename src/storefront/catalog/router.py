@@ -1,0 +1,103 @@
+"""Catalog API v1. Its item reads are deprecated in favour of v2 (router_v2.py)."""
+
+from typing import Annotated, Any
+
+from fastapi import Query, Response, status
+
+from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser
+from storefront.catalog import service
+from storefront.catalog.dependencies import DEPRECATED_IN_FAVOUR_OF_V2, CurrentItem, Filters
+from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
+from storefront.core.cache import Cache
+from storefront.core.db import DbSession
+from storefront.core.problems import problem_responses
+from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, rate_limit
+from storefront.kit.pagination import Page, Pagination
+from storefront.kit.routing import domain_router
+
+router = domain_router(prefix="/api/v1", tags=["catalog"])
+router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
+router.responses.update(RATE_LIMITED_RESPONSES)
+
+ADMIN_ERRORS = problem_responses(401, 403, 422)
+
+
+@router.get(
+    "/items",
+    response_model=Page[ItemRead],
+    deprecated=True,
+    dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
+    responses=problem_responses(422),
+)
+async def list_items(session: DbSession, filters: Filters, pagination: Pagination) -> Any:
+    result = await service.list_items(session, filters=filters, params=pagination)
+    return Page[ItemRead].of(
+        [ItemRead.of(item) for item in result.rows], total=result.total, params=pagination
+    )
+
+
+@router.get("/items/popular", response_model=list[ItemRead])
+async def list_popular_items(session: DbSession, cache: Cache) -> Any:
+    return await service.popular(session, cache=cache)
+
+
+@router.get(
+    "/items/{item_id}",
+    response_model=ItemRead,
+    deprecated=True,
+    dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
+    responses=problem_responses(404, 422),
+)
+async def get_item(item: CurrentItem) -> ItemRead:
+    return ItemRead.of(item)
+
+
+@router.post(
+    "/items",
+    response_model=ItemRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={**ADMIN_ERRORS, **problem_responses(409)},
+)
+async def create_item(
+    session: DbSession, _: AdminUser, data: ItemCreate, response: Response
+) -> ItemRead:
+    item = await service.create(session, data=data)
+    response.headers["Location"] = f"/api/v1/items/{item.id}"
+    return ItemRead.of(item)
+
+
+@router.patch(
+    "/items/{item_id}",
+    response_model=ItemRead,
+    responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
+)
+async def update_item(
+    session: DbSession, _: AdminUser, item: CurrentItem, changes: ItemUpdate
+) -> ItemRead:
+    return ItemRead.of(await service.update(session, item, changes=changes))
+
+
+@router.delete(
+    "/items/{item_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
+)
+async def delete_item(session: DbSession, _: AdminUser, item: CurrentItem) -> None:
+    await service.delete(session, item)
+
+
+@router.get(
+    "/search",
+    response_model=Page[ItemRead],
+    dependencies=[rate_limit("search")],
+    responses=problem_responses(422),
+)
+async def search_items(
+    session: DbSession,
+    q: Annotated[str, Query(min_length=1, max_length=200, description="Words to find.")],
+    pagination: Pagination,
+) -> Any:
+    result = await service.search(session, q=q, params=pagination)
+    return Page[ItemRead].of(
+        [ItemRead.of(item) for item in result.rows], total=result.total, params=pagination
+    )

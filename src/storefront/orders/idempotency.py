@@ -1,0 +1,99 @@
+"""Idempotency-Key for order creation (SPEC §4): the first response is kept for 24 hours
+and replayed; another body under the key is refused; a duplicate sent while the first is
+still running gets 409.
+
+Everything happens in the request's own transaction, on its one connection (a second
+connection per request would let a burst of requests exhaust the pool waiting on each
+other). On PostgreSQL a transaction-scoped advisory lock on (user, key) marks the request
+running: a duplicate that cannot take it at once answers 409; the lock goes with the
+commit or rollback, so a crash leaves no stale marker. The response is stored in the same
+transaction as the order, so it exists exactly when the order does. SQLite (the embedded
+mode) runs one write transaction at a time: a duplicate waits for the first, then replays.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storefront.kit.models import utc_now
+from storefront.orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from storefront.orders.models import IdempotencyRecord
+
+TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status_code: int
+    body: dict[str, Any]
+
+
+def request_hash(payload: Any) -> str:
+    """Of the parsed body, so whitespace or key order does not make it another request."""
+    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def lock_id(user_id: int, key: str) -> int:
+    digest = hashlib.sha256(f"idempotency:{user_id}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+async def begin(
+    session: AsyncSession, *, user_id: int, key: str, fingerprint: str
+) -> Replay | None:
+    """Hold the key for this request, or return the response to replay."""
+    if session.get_bind().dialect.name == "postgresql":
+        taken = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id(user_id, key))))
+        if not taken:
+            raise IdempotencyKeyInUse()
+    record = await session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
+        )
+    )
+    if record is not None and record.expires_at <= utc_now():
+        await session.delete(record)
+        await session.flush()
+        return None
+    if record is None:
+        return None
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused()
+    return Replay(record.status_code, record.response_body)
+
+
+async def complete(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    key: str,
+    fingerprint: str,
+    status_code: int,
+    body: dict[str, Any],
+) -> None:
+    """Store the response in the request's transaction: it commits with the order."""
+    session.add(
+        IdempotencyRecord(
+            user_id=user_id,
+            key=key,
+            request_hash=fingerprint,
+            status_code=status_code,
+            response_body=body,
+            created_at=utc_now(),
+            expires_at=utc_now() + TTL,
+        )
+    )
+    await session.flush()
+
+
+async def purge_expired(session: AsyncSession) -> int:
+    result = await session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utc_now())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

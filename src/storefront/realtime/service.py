@@ -1,0 +1,36 @@
+"""Rooms of live updates: names, their pub/sub channels, and publishing into them."""
+
+import logging
+import re
+
+from storefront.core.pubsub import JSON, Hub
+
+ROOM_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+logger = logging.getLogger("storefront.realtime")
+
+
+def room_channel(room: str) -> str:
+    return f"room:{room}"
+
+
+def user_room(user_id: object) -> str:
+    """The private room of one user (and the admins)."""
+    return f"user-{user_id}"
+
+
+async def publish(hub: Hub, room: str, message: dict[str, JSON]) -> None:
+    """Best effort, like all live updates: a message lost to a Redis outage is logged."""
+    try:
+        await hub.publish(room_channel(room), message)
+    except Exception as error:
+        logger.warning(
+            "live update not published", extra={"room": room, "error": type(error).__name__}
+        )
+
+
+def may_join(room: str, *, user_id: int, is_admin: bool) -> bool:
+    """`user-<id>` rooms are private to that user (and the admins); the rest are open."""
+    if room.startswith("user-"):
+        return is_admin or room == user_room(user_id)
+    return True
