@@ -1,0 +1,5 @@
+from storefront.core.errors import NotFound
+
+
+class FileNotFound(NotFound):
+    default_detail = "The file does not exist."
