@@ -20,13 +20,18 @@ router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401, 403)})
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}
+LOCATION = {"description": "The report, to poll for its status.", "schema": {"type": "string"}}
+DISPOSITION = {
+    "description": '`attachment; filename="sales-<date>.<format>"`',
+    "schema": {"type": "string"},
+}
 
 
 @router.post(
     "/reports",
     response_model=ReportRead,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(422),
+    responses={202: {"headers": {"Location": LOCATION}}, **problem_responses(422)},
 )
 async def create_report(
     session: DbSession, admin: AdminUser, data: ReportCreate, queue: Queue, response: Response
@@ -60,6 +65,7 @@ async def get_report(report: AdminReport) -> ReportRead:
         200: {
             "description": "The report's file.",
             "content": {"text/csv": BINARY, "application/pdf": BINARY},
+            "headers": {"Content-Disposition": DISPOSITION},
         },
         **problem_responses(404, 409, 422),
     },
