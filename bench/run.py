@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -42,6 +43,7 @@ CLIENT_CPU = "1"
 READY_TIMEOUT_SECONDS = 30.0
 STOP_GRACE_SECONDS = 5.0
 SETUP_TIMEOUT_SECONDS = 120.0
+SETUP_ATTEMPTS = 10
 PR_SET_PDEATHSIG = 1
 REFERENCE = "bare-ping"
 REPORTED_PACKAGES = ("fastapi", "starlette", "uvicorn", "uvloop", "httptools", "pydantic")
@@ -64,6 +66,8 @@ class Endpoint:
     body: str | None = None
     # Minimum share of the bare /ping throughput this endpoint should reach.
     target_ratio: float | None = None
+    # Sent with a bearer access token of a user made for the run.
+    authenticated: bool = False
 
     def lua_script(self) -> str | None:
         if self.method == "GET" and not self.headers and self.body is None:
@@ -81,7 +85,11 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint(REFERENCE, "bare", "GET", "/ping", 200),
     Endpoint("health-live", "storefront", "GET", "/health/live", 200, target_ratio=0.75),
     Endpoint("not-found", "storefront", "GET", "/nope-404", 404),
+    Endpoint("users-me", "storefront", "GET", "/api/v1/users/me", 200, authenticated=True),
 ]
+BENCH_USER = {"email": "bench@example.com", "password": "bench password 1", "full_name": "Bench"}
+# One key for every server of the run, so that the token made once stays valid.
+BENCH_SECRET_KEY = secrets.token_urlsafe(48)
 
 
 @dataclass(frozen=True)
@@ -275,7 +283,45 @@ def storefront_env(workdir: Path) -> dict[str, str]:
     env["DATABASE_URL"] = os.environ.get("DATABASE_URL") or (
         f"sqlite+aiosqlite:///{workdir / 'storefront.db'}"
     )
+    env["SECRET_KEY"] = BENCH_SECRET_KEY
+    env["ACCESS_TOKEN_TTL_SECONDS"] = "86400"
+    # The rate limiter still counts every request; its default budget would stop the run.
+    env["RATE_LIMIT_DEFAULT"] = "1000000000/minute"
+    env["FIRST_ADMIN_EMAIL"] = ""
     return env
+
+
+def access_token(env: Mapping[str, str], workdir: Path) -> str:
+    """Sign up the bench user (once per database) and sign in, on a server of its own."""
+    log = workdir / "setup.log"
+    with (
+        running_server("storefront", env, workdir, log) as base_url,
+        httpx.Client(base_url=base_url, timeout=10.0) as client,
+    ):
+        signed_up = client.post("/api/v1/users", json=BENCH_USER)
+        if signed_up.status_code not in (201, 409):
+            raise BenchError(f"sign-up failed: {signed_up.status_code} {signed_up.text}")
+        form = {"username": BENCH_USER["email"], "password": BENCH_USER["password"]}
+        # The welcome mail is sent in this process right after the sign-up: on SQLite,
+        # whose writers queue, the sign-in may find the database busy for a moment.
+        for _ in range(SETUP_ATTEMPTS):
+            signed_in = client.post("/api/v1/auth/token", data=form)
+            if signed_in.status_code != 503:
+                break
+            time.sleep(0.5)
+        if signed_in.status_code != 200:
+            raise BenchError(f"sign-in failed: {signed_in.status_code} {signed_in.text}")
+    token: str = signed_in.json()["access_token"]
+    return token
+
+
+def with_credentials(endpoints: list[Endpoint], token: str) -> list[Endpoint]:
+    return [
+        replace(e, headers={**e.headers, "Authorization": f"Bearer {token}"})
+        if e.authenticated
+        else e
+        for e in endpoints
+    ]
 
 
 def migrate(env: Mapping[str, str], workdir: Path) -> None:
@@ -350,13 +396,16 @@ def problems_of(endpoint: Endpoint, measurements: Sequence[Measurement]) -> list
 
 def run_rounds(options: Options, wrk: str, workdir: Path) -> dict[str, list[Measurement]]:
     results: dict[str, list[Measurement]] = {e.name: [] for e in options.endpoints}
-    if any(e.app == "storefront" for e in options.endpoints):
+    endpoints = options.endpoints
+    if any(e.app == "storefront" for e in endpoints):
         migrate(storefront_env(workdir), workdir)
-    count = len(options.endpoints)
+    if any(e.authenticated for e in endpoints):
+        endpoints = with_credentials(endpoints, access_token(storefront_env(workdir), workdir))
+    count = len(endpoints)
     for number in range(1, options.rounds + 1):
         # Rotate the order each round so no endpoint always runs first or last.
         shift = (number - 1) % count
-        for endpoint in [*options.endpoints[shift:], *options.endpoints[:shift]]:
+        for endpoint in [*endpoints[shift:], *endpoints[:shift]]:
             console.print(f"round {number}/{options.rounds}: {endpoint.name}", style="dim")
             results[endpoint.name].append(measure(endpoint, number, options, wrk, workdir))
     return results
