@@ -9,6 +9,11 @@ from storefront.core.config import Settings
 from storefront.core.migrations import include_object
 from storefront.models import metadata
 
+# Pods that start together (each runs `storefront migrate` before the API) would migrate at
+# once and collide on the same DDL; under this lock the others wait, then find the database
+# at head. Transaction-scoped: released by the commit or rollback, even if the process dies.
+POSTGRES_MIGRATION_LOCK = 0x5354_4F52_4546_524E  # "STOREFRN"
+
 config = context.config
 if not config.get_main_option("sqlalchemy.url"):
     config.set_main_option("sqlalchemy.url", Settings().database_url.replace("%", "%%"))
@@ -24,6 +29,8 @@ def run_with(connection: Connection) -> None:
         include_object=include_object,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({POSTGRES_MIGRATION_LOCK})")
         context.run_migrations()
 
 

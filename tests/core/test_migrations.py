@@ -1,8 +1,12 @@
-"""Upgrade → downgrade → upgrade works, and the models match the migrations exactly."""
+"""Upgrade → downgrade → upgrade works, the models match the migrations exactly, and pods
+migrating at once do not collide."""
 
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from subprocess import STDOUT, CompletedProcess
 
 import anyio
 import pytest
@@ -74,3 +78,34 @@ async def test_upgrade_downgrade_upgrade_round_trip(empty_database: str) -> None
 def test_every_migration_has_a_downgrade() -> None:
     for path in sorted(migrations.MIGRATIONS_DIR.joinpath("versions").glob("*.py")):
         assert "def downgrade() -> None:" in path.read_text(), path.name
+
+
+async def test_pods_migrating_at_once_wait_for_each_other(
+    backend: Backend, empty_database: str
+) -> None:
+    """Every API pod runs `storefront migrate` before it starts: one migrates, the others
+    wait for its lock and then find the database at head (without it they collide on the
+    same CREATE TABLE and fail)."""
+    if not backend.is_postgres:
+        pytest.skip("the migration lock is a PostgreSQL advisory lock")
+    environment = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": empty_database}
+    command = [sys.executable, "-m", "storefront.cli", "migrate"]
+    results: list[CompletedProcess[bytes]] = []
+
+    async def migrate() -> None:
+        results.append(
+            await anyio.run_process(command, env=environment, check=False, stderr=STDOUT)
+        )
+
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(migrate)
+    outputs = [result.stdout.decode() for result in results]
+    assert [result.returncode for result in results] == [0] * 4, outputs
+    assert sum("Running upgrade" in output for output in outputs) == 1, outputs
+    engine = create_async_engine(empty_database)
+    try:
+        async with engine.connect() as connection:
+            assert set(metadata.tables) <= await connection.run_sync(table_names)
+    finally:
+        await engine.dispose()
