@@ -86,5 +86,6 @@ def stored_objects(storage_dir: Path) -> list[Path]:
     return [
         path
         for path in storage_dir.rglob("*")
-        if path.is_file() and not any(part.startswith(".") for part in path.parts)
+        if path.is_file()
+        and not any(part.startswith(".") for part in path.relative_to(storage_dir).parts)
     ]
