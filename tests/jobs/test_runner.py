@@ -269,3 +269,18 @@ def test_every_periodic_job_of_the_app_needs_no_payload() -> None:
     assert PERIODIC, "the app schedules jobs (idempotency records are purged hourly)"
     for name in PERIODIC:
         get_spec(name).payload_model()
+
+
+async def test_an_inline_job_is_bounded_by_its_own_timeout_not_the_send_one(
+    job_settings: Settings, job_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("storefront.jobs.queue.DISPATCH_TIMEOUT_SECONDS", 0.05)
+    inline = Jobs(job_settings.model_copy(update={"jobs_inline": True}), job_database)
+    await inline.start(sweep=False)
+    try:
+        job_id = await enqueue(inline, "test.slow", Slow(seconds=0.3))
+    finally:
+        await inline.aclose(drain_timeout=1)
+
+    job = await load(job_database, job_id)
+    assert job.status == JobStatus.SUCCEEDED
