@@ -128,3 +128,16 @@ async def test_unreachable_backing_service_is_a_503(
     body = assert_problem(response, 503, "SERVICE_UNAVAILABLE")
     assert response.headers["retry-after"] == "1"
     assert "10.0.0.7" not in str(body)
+
+
+async def test_a_value_the_database_cannot_store_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    # PostgreSQL refuses NUL in text; SQLite stores it. Neither may answer 500.
+    response = await client.post(
+        "/api/v1/auth/token", data={"username": "a\x00b@example.com", "password": "x" * 10}
+    )
+    assert response.status_code in (401, 422)
+    assert response.headers["content-type"] == "application/problem+json"
+    search = await client.get("/api/v1/search", params={"q": "mug\x00"})
+    assert search.status_code in (200, 422)

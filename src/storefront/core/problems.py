@@ -14,7 +14,13 @@ from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
-from storefront.core.errors import AppError, Conflict, ServiceUnavailable, UnsupportedMediaType
+from storefront.core.errors import (
+    AppError,
+    Conflict,
+    ServiceUnavailable,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from storefront.core.request_id import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -197,6 +203,29 @@ async def integrity_error_handler(request: Request, exc: Exception) -> Response:
     return render_app_error(request, Conflict())
 
 
+def _sqlstate(error: BaseException) -> str:
+    """The SQLSTATE of a driver error, also under SQLAlchemy's and asyncpg's wrappers."""
+    seen: BaseException | None = error
+    while seen is not None:
+        state = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(state, str):
+            return state
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return ""
+
+
+async def database_error_handler(request: Request, exc: Exception) -> Response:
+    # SQLSTATE class 22, "data exception": a value the database refuses to store or
+    # compare (NUL in PostgreSQL text, a number beyond its column). The client's input.
+    if isinstance(exc, sa_exc.DataError) or _sqlstate(exc).startswith("22"):
+        logger.info("database refused a value: %s", _sqlstate(exc) or type(exc).__name__)
+        return render_app_error(
+            request, Unprocessable("The request contains a value that cannot be stored.")
+        )
+    logger.error("database error", exc_info=exc)
+    return internal_error_response(request)
+
+
 def internal_error_response(request: Request) -> Response:
     return problem_response(
         request,
@@ -213,6 +242,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
     app.add_exception_handler(sa_exc.TimeoutError, pool_timeout_handler)
     app.add_exception_handler(sa_exc.IntegrityError, integrity_error_handler)
+    app.add_exception_handler(sa_exc.DBAPIError, database_error_handler)
     app.add_exception_handler(sa_exc.OperationalError, database_unavailable_handler)
     app.add_exception_handler(sa_exc.InterfaceError, database_unavailable_handler)
     # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
