@@ -49,7 +49,14 @@ def test_a_range_is_exclusive_at_its_end() -> None:
 
 @pytest.mark.parametrize(
     ("header", "matches"),
-    [('"e"', True), ('W/"e"', True), ('"x" , "e"', True), ("*", True), ('"x"', False), ("e", False)],
+    [
+        ('"e"', True),
+        ('W/"e"', True),
+        ('"x" , "e"', True),
+        ("*", True),
+        ('"x"', False),
+        ("e", False),
+    ],
 )
 def test_if_none_match_compares_weakly(header: str, matches: bool) -> None:
     assert none_match(header, "e") is matches
