@@ -10,8 +10,9 @@ from storefront.catalog.schemas import ItemSort
 from storefront.core.config import Settings
 from storefront.core.db import DbSession
 from storefront.kit.deprecation import announce_deprecation
+from storefront.kit.money import CENT, MAX_AMOUNT
 
-Price = Annotated[Decimal, Query(ge=0, le=Decimal("99999999.99"), decimal_places=2)]
+Price = Annotated[Decimal, Query(ge=0, le=MAX_AMOUNT, multiple_of=CENT)]
 
 
 async def item_filters(

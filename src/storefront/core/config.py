@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "10/minute"
     rate_limit_search: str = "60/minute"
     rate_limit_enabled: bool = True
+    # Where the budgets live in Redis; deployments sharing one Redis keep theirs apart.
+    rate_limit_key_prefix: str = "storefront:ratelimit"
     # Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; empty = nobody's.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     upload_max_bytes: int = Field(default=10_485_760, gt=0)

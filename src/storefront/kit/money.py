@@ -8,8 +8,8 @@ from pydantic import Field
 CENT = Decimal("0.01")
 MAX_AMOUNT = Decimal("99999999.99")
 
-# An amount a client sends: at most two decimal places, never negative.
-Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=2)]
+# An amount a client sends: whole cents (OpenAPI says so with multipleOf), never negative.
+Amount = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, multiple_of=CENT)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"])]
 
 

@@ -23,7 +23,6 @@ from storefront.core.ratelimit.outage import STORAGE_RETRY_SECONDS, StorageOutag
 
 PolicyName = Literal["default", "login", "search"]
 
-KEY_PREFIX = "storefront:ratelimit"
 # Redis errors, and what a socket raises below redis-py (TimeoutError is an OSError).
 STORAGE_ERRORS = (RedisError, StorageError, OSError)
 
@@ -71,7 +70,7 @@ class RateLimiter:
 def create_rate_limiter(
     settings: Settings,
     *,
-    key_prefix: str = KEY_PREFIX,
+    key_prefix: str | None = None,
     storage_retry_seconds: float = STORAGE_RETRY_SECONDS,
 ) -> RateLimiter:
     policies: dict[PolicyName, RateLimitItem] = {
@@ -89,7 +88,9 @@ def create_rate_limiter(
         return RateLimiter(storage=MemoryStorage(), **common)
     pool = _redis_pool(settings)
     return RateLimiter(
-        storage=_redis_storage(settings.redis_url, pool, key_prefix),
+        storage=_redis_storage(
+            settings.redis_url, pool, key_prefix or settings.rate_limit_key_prefix
+        ),
         close_storage=pool.aclose,
         **common,
     )
