@@ -329,3 +329,20 @@ async def test_an_image_over_the_upload_cap_is_refused_with_413(
 
 def _near(pixel: Any, colour: tuple[int, int, int]) -> bool:
     return all(abs(a - b) <= 40 for a, b in zip(pixel[:3], colour, strict=True))
+
+
+async def test_deleting_an_item_deletes_its_image_objects(
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    admin: dict[str, str],
+    item: Any,
+    storage_dir: Path,
+) -> None:
+    job = await job_of(session, await put_image(client, admin, item["id"], sideways_photo()))
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(stored_keys(storage_dir)) == 3  # the original and two renditions
+
+    deleted = await client.delete(f"/api/v1/items/{item['id']}", headers=admin)
+
+    assert deleted.status_code == 204
+    assert stored_keys(storage_dir) == set()

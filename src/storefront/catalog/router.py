@@ -12,6 +12,7 @@ from storefront.core.cache import Cache
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
 from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, rate_limit
+from storefront.core.storage import Storage
 from storefront.kit.pagination import Page, Pagination
 from storefront.kit.routing import domain_router
 
@@ -82,8 +83,10 @@ async def update_item(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
 )
-async def delete_item(session: DbSession, _: AdminUser, item: CurrentItem) -> None:
-    await service.delete(session, item)
+async def delete_item(
+    session: DbSession, _: AdminUser, item: CurrentItem, storage: Storage
+) -> None:
+    await service.delete(session, item, storage=storage)
 
 
 @router.get(

@@ -15,6 +15,7 @@ from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.catalog.search import search_query
 from storefront.core.cache import AppCache
 from storefront.core.db import after_commit
+from storefront.core.storage import LocalStorage
 from storefront.kit.money import to_minor
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
 
@@ -78,12 +79,25 @@ async def update(session: AsyncSession, item: Item, *, changes: ItemUpdate) -> I
     return item
 
 
-async def delete(session: AsyncSession, item: Item) -> None:
+async def delete(session: AsyncSession, item: Item, *, storage: LocalStorage) -> None:
+    """Delete the item; its image objects go once the deletion has committed."""
+    keys = [
+        key
+        for key in (item.image_original_key, item.image_key, item.thumbnail_key)
+        if key is not None
+    ]
     await session.delete(item)
     try:
         await session.flush()
     except IntegrityError as error:
         raise ItemInUse() from error
+
+    async def delete_objects() -> None:
+        for key in keys:
+            await storage.delete(key)
+
+    if keys:
+        after_commit(session, delete_objects)
 
 
 async def _flush_unique_sku(session: AsyncSession) -> None:
