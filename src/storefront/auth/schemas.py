@@ -6,10 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from storefront.kit.schemas import InputModel, OutputModel
 from storefront.users.schemas import VISIBLE_TEXT, CurrentPassword, EmailAddress, Password
 
-# Our opaque secrets are 43 URL-safe characters; the bound keeps hostile input small.
-OpaqueToken = Annotated[
-    str, StringConstraints(min_length=1, max_length=256, pattern=r"^\S+$", strip_whitespace=False)
-]
+# Our opaque secrets are 43 URL-safe characters (printable ASCII is accepted, and looked
+# up); the bound keeps hostile input small.
+OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=r"^[!-~]+$")]
 
 
 class TokenForm(BaseModel):

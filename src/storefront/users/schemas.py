@@ -39,8 +39,11 @@ Password = Annotated[
 CurrentPassword = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH, strip_whitespace=False)
 ]
+# Every character some regex engine counts as a space: `\s` differs between Python, Rust
+# (pydantic) and ECMAScript (clients), so it is spelled out.
+_SPACES = r"\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
 # Some visible text and no control characters (a name ends up in mails).
-VISIBLE_TEXT = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+VISIBLE_TEXT = rf"^[^\x00-\x1f\x7f]*[^{_SPACES}][^\x00-\x1f\x7f]*$"
 FullName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=VISIBLE_TEXT)]
 
 
