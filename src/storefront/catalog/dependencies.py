@@ -12,7 +12,12 @@ from storefront.core.db import DbSession
 from storefront.kit.deprecation import announce_deprecation
 from storefront.kit.money import CENT, MAX_AMOUNT
 
-Price = Annotated[Decimal, Query(ge=0, le=MAX_AMOUNT, multiple_of=CENT)]
+# A number in the query; bounds are compared in whole cents (rounded half-even).
+Price = Annotated[float, Query(ge=0, le=float(MAX_AMOUNT))]
+
+
+def _cents(price: float | None) -> Decimal | None:
+    return None if price is None else Decimal(repr(price)).quantize(CENT)
 
 
 async def item_filters(
@@ -24,7 +29,13 @@ async def item_filters(
     max_price: Price | None = None,
     sort: Annotated[ItemSort, Query()] = ItemSort.CREATED_AT_DESC,
 ) -> ItemFilters:
-    return ItemFilters(category=category, q=q, min_price=min_price, max_price=max_price, sort=sort)
+    return ItemFilters(
+        category=category,
+        q=q,
+        min_price=_cents(min_price),
+        max_price=_cents(max_price),
+        sort=sort,
+    )
 
 
 Filters = Annotated[ItemFilters, Depends(item_filters)]
