@@ -5,6 +5,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from subprocess import STDOUT, CompletedProcess
 
@@ -18,9 +19,23 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from storefront.core import migrations
 from storefront.models import metadata
-from tests.fixtures.backends import Backend
+from tests.fixtures.backends import Backend, unreachable
 
 pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def scratch_postgres_database(server_url: str) -> AsyncIterator[str]:
+    name = f"storefront_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(False)
+    finally:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.dispose()
 
 
 @pytest.fixture
@@ -29,16 +44,18 @@ async def empty_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]
     if not backend.is_postgres:
         yield f"sqlite+aiosqlite:///{tmp_path / 'migrations.db'}"
         return
-    name = f"storefront_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(backend.database_url, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(backend.database_url).set(database=name).render_as_string(False)
-    finally:
-        async with admin.connect() as connection:
-            await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with scratch_postgres_database(backend.database_url) as url:
+        yield url
+
+
+@pytest.fixture
+async def empty_postgres_database() -> AsyncIterator[str]:
+    """For PostgreSQL-only behaviour: run once, not per backend, and never skipped in CI."""
+    server_url = os.environ.get("DATABASE_URL", "")
+    if not server_url.startswith("postgresql"):
+        unreachable("DATABASE_URL (PostgreSQL) is needed: the migration lock is an advisory lock")
+    async with scratch_postgres_database(server_url) as url:
+        yield url
 
 
 def schema_drift(connection: Connection) -> list[object]:
@@ -80,14 +97,11 @@ def test_every_migration_has_a_downgrade() -> None:
         assert "def downgrade() -> None:" in path.read_text(), path.name
 
 
-async def test_pods_migrating_at_once_wait_for_each_other(
-    backend: Backend, empty_database: str
-) -> None:
+async def test_pods_migrating_at_once_wait_for_each_other(empty_postgres_database: str) -> None:
     """Every API pod runs `storefront migrate` before it starts: one migrates, the others
     wait for its lock and then find the database at head (without it they collide on the
     same CREATE TABLE and fail)."""
-    if not backend.is_postgres:
-        pytest.skip("the migration lock is a PostgreSQL advisory lock")
+    empty_database = empty_postgres_database
     environment = {**os.environ, "ENVIRONMENT": "test", "DATABASE_URL": empty_database}
     command = [sys.executable, "-m", "storefront.cli", "migrate"]
     results: list[CompletedProcess[bytes]] = []
