@@ -1,7 +1,9 @@
 """Schemathesis drives every operation of the live OpenAPI document against a real server."""
 
+import asyncio
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,8 @@ import schemathesis
 import uvicorn
 from hypothesis import HealthCheck, given, settings
 from schemathesis.core.result import Ok
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storefront.core import migrations
 from storefront.core.config import Settings
@@ -20,15 +24,43 @@ STARTUP_TIMEOUT_SECONDS = 15
 MAX_EXAMPLES = 30
 
 
+async def _administer(url: str, statement: str) -> None:
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            await connection.exec_driver_sql(statement)
+    finally:
+        await admin.dispose()
+
+
 @pytest.fixture(scope="module")
-def live_server(backend: Backend) -> Iterator[str]:
-    migrations.upgrade(backend.database_url)
+def live_database(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of its own: the live server commits what it is sent (accounts, their
+    queued mails…), which the other tests' database must not see."""
+    if not backend.is_postgres:
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('live') / 'live.db'}"
+        return
+    name = f"storefront_live_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_administer(backend.database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(backend.database_url).set(database=name).render_as_string(False)
+    finally:
+        asyncio.run(
+            _administer(backend.database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        )
+
+
+@pytest.fixture(scope="module")
+def live_server(backend: Backend, live_database: str) -> Iterator[str]:
+    migrations.upgrade(live_database)
     app = create_app(
         Settings(
             _env_file=None,
             environment="test",
-            database_url=backend.database_url,
+            database_url=live_database,
             redis_url=backend.redis_url,
+            # Its own budgets: it must not spend (or inherit) other tests' on the shared Redis.
+            rate_limit_key_prefix=f"test:{uuid.uuid4().hex}:ratelimit",
         )
     )
     server = uvicorn.Server(
