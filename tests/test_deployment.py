@@ -21,6 +21,7 @@ import yaml  # type: ignore[import-untyped]  # no stubs in the lock; parsed data
 
 from storefront.core.config import Settings
 from storefront.main import create_app
+from tests.fixtures.backends import unreachable
 from tests.fixtures.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -613,8 +614,9 @@ def test_api_and_worker_share_the_file_storage() -> None:
     assert volume["spec"]["accessModes"] == ["ReadWriteMany"]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kustomize_renders_the_manifests() -> None:
+    if shutil.which("kubectl") is None:
+        unreachable("kubectl is needed to render deploy/k8s with kustomize")
     result = subprocess.run(
         ["kubectl", "kustomize", str(K8S)], capture_output=True, text=True, check=False
     )
