@@ -69,7 +69,7 @@ async def test_a_reset_token_works_once(client: httpx.AsyncClient, smtp_server: 
     token = token_from_mail(smtp_server, user.email)
     assert await confirm(client, token) == 204
     response = await client.post(CONFIRM, json={"token": token, "new_password": "yet another one"})
-    assert response.status_code == 400
+    assert response.status_code == 401
     assert response.json()["code"] == "INVALID_RESET_TOKEN"
     assert (await log_in(client, user.email, NEW_PASSWORD)).status_code == 200
 
@@ -84,7 +84,7 @@ async def test_using_one_token_voids_the_others(
     second = token_from_mail(smtp_server, user.email)
     assert first != second
     assert await confirm(client, second) == 204
-    assert await confirm(client, first, "not taken either") == 400
+    assert await confirm(client, first, "not taken either") == 401
 
 
 async def test_an_unknown_address_gets_the_same_202_and_no_mail(
@@ -118,7 +118,7 @@ async def test_an_expired_token_is_refused(
         .values(expires_at=utc_now() - timedelta(seconds=1))
     )
     await session.commit()
-    assert await confirm(client, token) == 400
+    assert await confirm(client, token) == 401
     assert (await log_in(client, user.email, user.password)).status_code == 200
 
 
@@ -132,7 +132,7 @@ async def test_a_deactivated_account_cannot_be_reset(
     await request_reset(client, user.email)
     token = token_from_mail(smtp_server, user.email)
     await client.patch(f"/api/v1/users/{user.id}", headers=admin.headers, json={"is_active": False})
-    assert await confirm(client, token) == 400
+    assert await confirm(client, token) == 401
     assert len(mails_to(smtp_server, user.email)) == 2
     await request_reset(client, user.email)
     assert len(mails_to(smtp_server, user.email)) == 2
@@ -153,8 +153,8 @@ async def test_malformed_confirmations_are_422(
     assert (await client.post(CONFIRM, json=body)).status_code == 422
 
 
-async def test_a_made_up_token_is_400(client: httpx.AsyncClient) -> None:
-    assert await confirm(client, "made-up") == 400
+async def test_a_made_up_token_is_401(client: httpx.AsyncClient) -> None:
+    assert await confirm(client, "made-up") == 401
 
 
 async def test_only_a_digest_of_the_token_is_stored(

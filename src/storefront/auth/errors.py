@@ -1,4 +1,4 @@
-from storefront.core.errors import BadRequest, Conflict, NotFound, Unauthorized
+from storefront.core.errors import Conflict, NotFound, Unauthorized
 
 
 class InvalidCredentials(Unauthorized):
@@ -31,7 +31,9 @@ class RefreshTokenReused(InvalidRefreshToken):
     default_detail = "The refresh token was already used; its session has been ended."
 
 
-class InvalidResetToken(BadRequest):
+class InvalidResetToken(Unauthorized):
+    """The reset token is the credential of its request, like a refresh token."""
+
     code = "INVALID_RESET_TOKEN"
     default_detail = "The password reset token is invalid, expired or already used."
 

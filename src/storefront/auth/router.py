@@ -103,7 +103,7 @@ async def request_password_reset(
 @router.post(
     "/password-reset/confirm",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(400, 422, 503),
+    responses=problem_responses(401, 422, 503),
 )
 async def confirm_password_reset(
     session: DbSession, data: PasswordResetConfirm, passwords: Passwords
