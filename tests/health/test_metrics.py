@@ -73,16 +73,19 @@ async def test_route_label_is_the_full_template_under_an_included_prefix(
 async def test_metrics_show_job_counts_by_state(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
+    def jobs(text: str, state: str) -> float:
+        return samples(text)[("storefront_jobs", frozenset({("state", state)}))]
+
+    # Other tests may have committed jobs: compare with the counts before.
+    before = (await client.get("/metrics")).text
     now = utc_now()
     for status in (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.FAILED):
         session.add(Job(name="mail.send", payload={}, status=status, max_attempts=1, run_after=now))
     await session.commit()
 
-    found = samples((await client.get("/metrics")).text)
+    after = (await client.get("/metrics")).text
 
-    def jobs(state: str) -> float:
-        return found[("storefront_jobs", frozenset({("state", state)}))]
-
-    assert jobs("queued") == 1
-    assert jobs("failed") == 2
-    assert jobs("running") == jobs("succeeded") == 0
+    assert jobs(after, "queued") - jobs(before, "queued") == 1
+    assert jobs(after, "failed") - jobs(before, "failed") == 2
+    for state in ("running", "succeeded"):
+        assert jobs(after, state) == jobs(before, state)

@@ -94,6 +94,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
 class Database:
     def __init__(self, settings: Settings) -> None:
         self.engine = create_engine(settings)
+        self.is_sqlite = settings.is_sqlite
         units = self.engine
         if settings.is_sqlite:
             # Units of work take SQLite's write lock up front (waiting up to busy_timeout).
@@ -154,9 +155,20 @@ async def unit_of_work(
     await _run_effects(effects)
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]:
     database: Database = connection.state.database
     async with unit_of_work(database.sessionmaker) as session:
+        if (
+            database.is_sqlite
+            and connection.scope.get("method") in SAFE_METHODS
+            and isinstance(session.bind, AsyncEngine)
+        ):
+            # A safe request only reads: a deferred transaction lets SQLite's readers run
+            # side by side instead of queueing for the write lock (7 % → see bench).
+            await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         yield session
 
 
