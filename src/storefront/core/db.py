@@ -167,7 +167,8 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
             and isinstance(session.bind, AsyncEngine)
         ):
             # A safe request only reads: a deferred transaction lets SQLite's readers run
-            # side by side instead of queueing for the write lock (7 % → see bench).
+            # side by side instead of queueing for the write lock (which held an
+            # authenticated GET to 7 % of bare FastAPI's throughput).
             await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         yield session
 
