@@ -161,6 +161,30 @@ async def test_unhandled_error_is_logged_with_request_id_and_traceback(
     assert access["status"] == 500
 
 
+@pytest.mark.parametrize("log_json", [True, False], ids=["json", "console"])
+async def test_logged_tracebacks_hold_no_local_variables(
+    settings: Settings, log_json: bool
+) -> None:
+    """A frame's locals hold the request's headers: the traceback must not print them."""
+    output = io.StringIO()
+    log_settings = settings.model_copy(update={"log_json": log_json})
+    app = create_app(log_settings)
+    configure_logging(log_settings, stream=output)
+    app.include_router(probe_router)
+    try:
+        async with running_client(app) as client:
+            response = await client.get(
+                "/_probe/boom", headers={"Authorization": "Bearer sekrit-token-value"}
+            )
+    finally:
+        configure_logging(settings)
+    assert response.status_code == 500
+    captured = output.getvalue()
+    assert "RuntimeError" in captured and "probe_boom" in captured
+    assert "sekrit" not in captured
+    assert "'headers'" not in captured and "locals" not in captured
+
+
 async def test_batched_json_log_lines_reach_a_binary_stream(settings: Settings) -> None:
     """The production path: orjson lines written in batches, all out by shutdown."""
     raw = io.BytesIO()

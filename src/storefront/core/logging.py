@@ -48,6 +48,13 @@ class IsoTimestamper:
         return event_dict
 
 
+# Tracebacks without the frames' local variables: those hold request headers, tokens,
+# passwords and rows (structlog's defaults show them, in JSON and on the console alike).
+dict_tracebacks = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
 def drop_color_message(_: Any, __: str, event_dict: EventDict) -> EventDict:
     # uvicorn passes an ANSI-coloured copy of each message as an extra.
     event_dict.pop("color_message", None)
@@ -88,16 +95,20 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
     ]
     if settings.json_logs:
         rendering: list[Processor] = [
-            structlog.processors.dict_tracebacks,
+            dict_tracebacks,
             structlog.processors.JSONRenderer(serializer=_json_text),
         ]
     else:
-        rendering = [structlog.dev.ConsoleRenderer(colors=False)]
+        rendering = [
+            structlog.dev.ConsoleRenderer(
+                colors=False, exception_formatter=structlog.dev.plain_traceback
+            )
+        ]
     binary = getattr(stream, "buffer", None)
     if settings.json_logs and binary is not None:
         # The hot path: orjson bytes, written to the stream's buffer in batches.
         native_rendering: list[Processor] = [
-            structlog.processors.dict_tracebacks,
+            dict_tracebacks,
             structlog.processors.JSONRenderer(serializer=_json_bytes),
         ]
         # BytesLogger only calls write() and flush().
