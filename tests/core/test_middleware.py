@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+import structlog
 
 from storefront.core.config import Settings
-from storefront.core.logging import configure_logging
+from storefront.core.logging import configure_logging, flush_logs
 from storefront.main import create_app
 from tests.conftest import running_client
 from tests.fixtures.probe import router as probe_router
@@ -202,6 +203,36 @@ async def test_batched_json_log_lines_reach_a_binary_stream(settings: Settings) 
     access = [line for line in lines if line.get("logger") == "storefront.access"]
     assert len(access) == 3
     assert {line["route"] for line in access} == {"/health/live"}
+    assert set(access[0]) == {
+        "logger", "event", "method", "path", "route", "status", "duration_ms", "client",
+        "user_id", "request_id", "level", "timestamp",
+    }  # fmt: skip
+    assert access[0]["event"] == "request" and access[0]["level"] == "info"
+
+
+@pytest.mark.parametrize("log_json", [True, False], ids=["json", "console"])
+async def test_access_lines_carry_structlog_context_and_follow_the_level(
+    settings: Settings, log_json: bool
+) -> None:
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    app = create_app(settings)
+    try:
+        for level in ("INFO", "WARNING"):
+            configure_logging(
+                settings.model_copy(update={"log_json": log_json, "log_level": level}),
+                stream=stream,
+            )
+            with structlog.contextvars.bound_contextvars(tenant="acme"):
+                async with running_client(app) as client:
+                    await client.get("/health/live", headers={"X-Request-ID": f"lvl-{level}"})
+        flush_logs()
+        captured = raw.getvalue().decode()
+    finally:
+        configure_logging(settings)
+    [line] = [line for line in captured.splitlines() if "/health/live" in line]
+    assert "lvl-INFO" in line and "acme" in line
+    assert "lvl-WARNING" not in captured
 
 
 async def test_multipart_bodies_are_capped_by_the_upload_limit(

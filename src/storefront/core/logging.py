@@ -1,9 +1,9 @@
 """Logging: one format for everything.
 
-Our own hot-path loggers (`get_logger`) are structlog-native and render straight to the
-stream; uvicorn, SQLAlchemy, the job worker and every `logging.getLogger` go through the
-stdlib root handler, formatted by the same processors and renderer. Both carry the
-request id of the request being served.
+structlog-native loggers (`structlog.get_logger()`) and the access log (`access_log`)
+render straight to the stream; uvicorn, SQLAlchemy, the job worker and every
+`logging.getLogger` go through the stdlib root handler, formatted by the same processors
+and renderer. All carry the request id of the request being served.
 """
 
 import logging
@@ -17,6 +17,7 @@ import orjson
 import structlog
 from structlog.types import EventDict, Processor
 
+from storefront.core.access_log import AccessWriter, configure_access_log, json_writer
 from storefront.core.config import Settings
 from storefront.core.log_batching import BatchingWriter
 from storefront.core.log_redaction import redact_url_secrets
@@ -39,12 +40,11 @@ class IsoTimestamper:
         self._prefix = ""
 
     def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
-        now = time.time()
-        second = int(now)
+        second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
         if second != self._second:
             moment = datetime.fromtimestamp(second, UTC)
             self._second, self._prefix = second, moment.strftime("%Y-%m-%dT%H:%M:%S")
-        event_dict["timestamp"] = f"{self._prefix}.{int((now - second) * 1e6):06d}Z"
+        event_dict["timestamp"] = f"{self._prefix}.{nanoseconds // 1000:06d}Z"
         return event_dict
 
 
@@ -112,10 +112,15 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
             structlog.processors.JSONRenderer(serializer=_json_bytes),
         ]
         # BytesLogger only calls write() and flush().
-        sink = cast(BinaryIO, _batching_writer(binary))
-        factory: Any = structlog.BytesLoggerFactory(file=sink)
+        batching = _batching_writer(binary)
+        factory: Any = structlog.BytesLoggerFactory(file=cast(BinaryIO, batching))
+        access_writer: AccessWriter | None = json_writer(shared, batching)
     else:
         native_rendering, factory = rendering, structlog.WriteLoggerFactory(file=stream)
+        access_writer = None
+    configure_access_log(
+        enabled=logging.getLevelName(settings.log_level) <= logging.INFO, writer=access_writer
+    )
     structlog.configure(
         processors=[*shared, *native_rendering],
         wrapper_class=structlog.make_filtering_bound_logger(settings.log_level),

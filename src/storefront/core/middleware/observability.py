@@ -9,16 +9,15 @@ bare endpoint's throughput).
 
 import time
 
-import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from storefront.core.access_log import log_access
 from storefront.core.metrics import Metrics
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.ratelimit.decision import RATE_LIMIT_SCOPE_KEY, RateLimitDecision
 from storefront.core.request_id import request_id_from, request_id_var
 from storefront.core.response_headers import RESPONSE_HEADERS_SCOPE_KEY
 
-ACCESS_LOGGER = "storefront.access"
 UNMATCHED_ROUTE = "none"
 
 
@@ -42,8 +41,6 @@ class ObservabilityMiddleware:
         self.metrics = metrics
         self.security_headers = security_headers
         self.unmetered_routes = unmetered_routes
-        # Bound once, when the app first serves: the logging configuration in force then.
-        self.log = structlog.get_logger().bind(logger=ACCESS_LOGGER)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -102,13 +99,14 @@ class ObservabilityMiddleware:
                 self.metrics.observe(scope["method"], handler, status, seconds)
         client = scope.get("client")
         state = scope.get("state") or {}
-        self.log.info(
-            "request",
-            method=scope["method"],
-            path=scope["path"],
-            route=route,
-            status=status,
-            duration_ms=round(seconds * 1000, 3),
-            client=client[0] if client else None,
-            user_id=state.get("user_id"),
+        log_access(
+            {
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": client[0] if client else None,
+                "user_id": state.get("user_id"),
+            }
         )
