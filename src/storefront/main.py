@@ -117,8 +117,9 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
     )
-    app.add_middleware(GuardMiddleware, body_limits=body_limits)
     if settings.cors_origins:
+        # The error boundary sits inside CORS, so that its 500s carry the CORS headers.
+        app.add_middleware(GuardMiddleware, body_limits=body_limits)
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
@@ -134,12 +135,14 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
             expose_headers=["X-Request-ID", "X-Process-Time", "Retry-After", "Location"],
         )
     # Outermost: request id, timing, security headers, metrics and the access log cover
-    # everything inside, CORS preflights and the error boundary's 500s included.
+    # everything inside, CORS preflights and the error boundary's 500s included. Without
+    # CORS it is the error boundary itself.
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics if settings.metrics_enabled else None,
         security_headers=SecurityHeaders(hsts=settings.is_production),
         unmetered_routes=frozenset({"/metrics"}),
+        guard=None if settings.cors_origins else body_limits,
     )
 
 

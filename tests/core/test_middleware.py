@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import structlog
+from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
 from storefront.core.config import Settings
 from storefront.core.logging import configure_logging, flush_logs
@@ -99,6 +101,41 @@ async def test_cors_allows_only_configured_origins(cors_client: httpx.AsyncClien
     simple = await cors_client.get("/health/live", headers={"Origin": "https://shop.example"})
     assert simple.headers["access-control-allow-origin"] == "https://shop.example"
     assert "x-request-id" in simple.headers["access-control-expose-headers"].lower()
+
+
+@pytest.mark.parametrize("cors", [True, False], ids=["under-cors", "outermost"])
+async def test_the_error_boundary_answers_500_inside_every_header_layer(
+    settings: Settings, cors: bool
+) -> None:
+    origins = ["https://shop.example"] if cors else []
+    app = create_app(settings.model_copy(update={"cors_origins": origins}))
+    app.include_router(probe_router)
+    async with running_client(app) as client:
+        response = await client.get(
+            "/_probe/boom", headers={"Origin": "https://shop.example", "X-Request-ID": "b-1"}
+        )
+        metrics = (await client.get("/metrics")).text
+    assert response.status_code == 500
+    assert response.json()["code"] == "INTERNAL_ERROR"
+    assert response.headers["x-request-id"] == "b-1"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert ("access-control-allow-origin" in response.headers) is cors
+    assert 'handler="/_probe/boom",method="GET",status="500"} 1.0' in metrics
+
+
+async def test_an_error_after_the_response_started_is_not_answered_twice(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    async def broken_stream() -> AsyncIterator[bytes]:
+        yield b"partial"
+        raise RuntimeError("midway")
+
+    @app.get("/_probe/broken-stream")
+    async def probe_broken_stream() -> StreamingResponse:
+        return StreamingResponse(broken_stream(), media_type="text/plain")
+
+    with pytest.raises(RuntimeError, match="midway"):
+        await client.get("/_probe/broken-stream")
 
 
 async def test_no_cors_headers_without_configured_origins(client: httpx.AsyncClient) -> None:

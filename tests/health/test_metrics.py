@@ -4,6 +4,7 @@ from fastapi import APIRouter, FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storefront.core.metrics import Metrics
 from storefront.jobs.models import Job, JobStatus
 from storefront.kit.models import utc_now
 
@@ -89,3 +90,38 @@ async def test_metrics_show_job_counts_by_state(
     assert jobs(after, "failed") - jobs(before, "failed") == 2
     for state in ("running", "succeeded"):
         assert jobs(after, state) == jobs(before, state)
+
+
+def test_tallied_requests_render_as_if_each_was_observed() -> None:
+    """The single-process tallies reach the registry exactly as prometheus_client's own
+    observe() would have put them there (they use its internals: an upgrade must fail)."""
+    durations = [0.0, 0.004, 0.005, 0.0051, 0.3, 2.5, 7.0, 10.0, 11.0, 99.0]
+    tallied = Metrics()
+    for seconds in durations:
+        tallied.request_started()
+        tallied.observe("GET", "/things", 200, seconds)
+    tallied.request_started()  # one still running
+    tallied.request_ended()
+    tallied.observe("GET", "/things", 200, 0.02)
+
+    direct = Metrics()
+    counter = direct.requests_total.labels("GET", "/things", "200")
+    histogram = direct.request_duration.labels("GET", "/things")
+    for seconds in [*durations, 0.02]:
+        counter.inc()
+        histogram.observe(seconds)
+
+    def http_samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+        return {
+            key: value
+            for key, value in samples(metrics.render().decode()).items()
+            if key[0].startswith("http_") and not key[0].endswith("_created")
+        }
+
+    rendered = http_samples(tallied)
+    assert rendered.pop(("http_requests_inprogress", frozenset())) == len(durations)
+    expected = http_samples(direct)
+    expected.pop(("http_requests_inprogress", frozenset()))
+    assert rendered == expected
+    # Rendering again adds nothing twice.
+    assert http_samples(tallied) == {**rendered, ("http_requests_inprogress", frozenset()): 10}

@@ -1,18 +1,18 @@
 """The access log: one line per request, on the hot path of every response.
 
-In JSON mode the line skips structlog's bound-logger machinery (a context copy, a proxy
-call, the exception and renderer processors, a file-like logger: measured at twice the
-cost of this path) but runs the same field processors (structlog context variables,
-request id, level, timestamp), so it has the shape of every other line, and goes to the
-same batched writer. In console mode it goes through structlog like any other line.
+In JSON mode the line skips structlog's processor pipeline (measured with wrk on one
+core: rendering the line that way cost a bare endpoint about a tenth of its throughput)
+but has the fields every other line has (request id, level, timestamp, variables bound
+with `structlog.contextvars`) and goes to the same batched writer. In console mode it goes
+through structlog like any other line.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
 import structlog
-from structlog.types import EventDict, Processor
+from structlog.contextvars import _CONTEXT_VARS, STRUCTLOG_KEY_PREFIX
 
 ACCESS_LOGGER = "storefront.access"
 ACCESS_EVENT = "request"
@@ -33,14 +33,24 @@ def _through_structlog(fields: dict[str, Any]) -> None:
     structlog.get_logger().info(ACCESS_EVENT, logger=ACCESS_LOGGER, **fields)
 
 
-def json_writer(processors: Sequence[Processor], sink: LineSink) -> AccessWriter:
-    chain = tuple(processors)
+def _merge_bound_context(line: dict[str, Any]) -> None:
+    """structlog's merge_contextvars, without copying and scanning the whole context:
+    only the variables structlog ever created (it keeps them in this registry)."""
+    for name, variable in _CONTEXT_VARS.items():
+        value = variable.get()
+        if value is not Ellipsis:
+            line.setdefault(name[len(STRUCTLOG_KEY_PREFIX) :], value)
+
+
+def json_writer(sink: LineSink, timestamp: Callable[[], str]) -> AccessWriter:
+    """`fields` carry the request id; level, event, logger and timestamp are added."""
     dumps, option = orjson.dumps, orjson.OPT_APPEND_NEWLINE
 
     def write(fields: dict[str, Any]) -> None:
-        line: EventDict = {"logger": ACCESS_LOGGER, **fields, "event": ACCESS_EVENT}
-        for processor in chain:
-            line = processor(None, "info", line)  # type: ignore[assignment]
+        line = {"logger": ACCESS_LOGGER, **fields, "event": ACCESS_EVENT, "level": "info"}
+        line["timestamp"] = timestamp()
+        if _CONTEXT_VARS:
+            _merge_bound_context(line)
         sink.write(dumps(line, default=repr, option=option))
 
     return write

@@ -40,12 +40,15 @@ class IsoTimestamper:
         self._prefix = ""
 
     def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
+        event_dict["timestamp"] = self.now()
+        return event_dict
+
+    def now(self) -> str:
         second, nanoseconds = divmod(time.time_ns(), 1_000_000_000)
         if second != self._second:
             moment = datetime.fromtimestamp(second, UTC)
             self._second, self._prefix = second, moment.strftime("%Y-%m-%dT%H:%M:%S")
-        event_dict["timestamp"] = f"{self._prefix}.{nanoseconds // 1000:06d}Z"
-        return event_dict
+        return f"{self._prefix}.{nanoseconds // 1000:06d}Z"
 
 
 # Tracebacks without the frames' local variables: those hold request headers, tokens,
@@ -87,11 +90,12 @@ def flush_logs() -> None:
 
 def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
+    timestamper = IsoTimestamper()
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_request_id,
         structlog.processors.add_log_level,
-        IsoTimestamper(),
+        timestamper,
     ]
     if settings.json_logs:
         rendering: list[Processor] = [
@@ -114,7 +118,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         # BytesLogger only calls write() and flush().
         batching = _batching_writer(binary)
         factory: Any = structlog.BytesLoggerFactory(file=cast(BinaryIO, batching))
-        access_writer: AccessWriter | None = json_writer(shared, batching)
+        access_writer: AccessWriter | None = json_writer(batching, timestamper.now)
     else:
         native_rendering, factory = rendering, structlog.WriteLoggerFactory(file=stream)
         access_writer = None

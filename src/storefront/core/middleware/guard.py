@@ -1,8 +1,9 @@
-"""The innermost layer: caps request bodies, and turns an unexpected exception into a
-generic 500 problem.
+"""The error boundary and the body cap: the innermost duties of the middleware stack.
 
-Innermost so the 500 still passes through CORS and observability (ids, headers, metrics,
-access log); the two jobs share one layer because each ASGI layer costs every request.
+An unexpected exception becomes a generic 500 problem (the traceback goes to the log
+only); request bodies are capped. The boundary must sit inside CORS so its 500 still gets
+the CORS headers: with CORS configured it is this layer of its own, under CORS; without,
+the observability middleware does both jobs itself (one ASGI layer less per request).
 """
 
 import logging
@@ -14,6 +15,16 @@ from storefront.core.middleware.body_limit import BodyLimits
 from storefront.core.problems import internal_error_response
 
 logger = logging.getLogger("storefront.errors")
+
+
+async def answer_unhandled(
+    scope: Scope, receive: Receive, send: Send, *, response_started: bool
+) -> None:
+    """Log the exception being handled, then answer 500, or re-raise if too late to."""
+    logger.exception("unhandled error", extra={"path": scope["path"]})
+    if response_started:
+        raise
+    await internal_error_response(Request(scope))(scope, receive, send)
 
 
 class GuardMiddleware:
@@ -40,7 +51,4 @@ class GuardMiddleware:
         try:
             await self.app(scope, receive, send_tracking)
         except Exception:
-            logger.exception("unhandled error", extra={"path": scope["path"]})
-            if response_started:
-                raise
-            await internal_error_response(Request(scope))(scope, receive, send)
+            await answer_unhandled(scope, receive, send, response_started=response_started)
