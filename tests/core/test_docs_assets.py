@@ -108,6 +108,8 @@ async def test_docs_pages_allow_what_swagger_ui_and_redoc_need(
 
     assert "'unsafe-inline'" in directives["script-src"]
     assert "blob:" in directives["worker-src"]
+    assert response.headers["cross-origin-opener-policy"] == "same-origin"
+    assert response.headers["x-frame-options"] == "DENY"
 
 
 @pytest.mark.anyio

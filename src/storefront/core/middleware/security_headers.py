@@ -26,12 +26,19 @@ class SecurityHeaders:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
             "X-Frame-Options": "DENY",
-            "Cross-Origin-Opener-Policy": "same-origin",
         }
         if hsts:
             common["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         self._api = _encode({**common, "Content-Security-Policy": API_POLICY})
-        self._docs = _encode({**common, "Content-Security-Policy": DOCS_POLICY})
+        # Only an HTML page can open or be opened by a window: the opener policy is for the
+        # docs (on every API response it was one more header to write, for nothing).
+        self._docs = _encode(
+            {
+                **common,
+                "Content-Security-Policy": DOCS_POLICY,
+                "Cross-Origin-Opener-Policy": "same-origin",
+            }
+        )
 
     def for_path(self, path: str) -> RawHeaders:
         return self._docs if path.startswith(DOCS_PREFIXES) else self._api
