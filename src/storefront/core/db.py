@@ -39,7 +39,9 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         if make_url(settings.database_url).database in (None, "", ":memory:"):
             # One shared connection, or each checkout would see its own empty database.
             return {"poolclass": StaticPool, "connect_args": connect_args}
-        return {**pool, "connect_args": connect_args}
+        # A file has no server to lose the connection: no ping before each checkout (on
+        # aiosqlite every statement is a round trip to its thread).
+        return {**pool, "pool_pre_ping": False, "connect_args": connect_args}
     statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
     return {
         **pool,
