@@ -23,6 +23,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
@@ -127,6 +128,22 @@ class Measurement:
 
 
 @dataclass(frozen=True)
+class SameCore:
+    """Both servers on CPU 0 at once, each loaded by its own wrk on CPU 1: the scheduler
+    splits the core between them, so the ratio of their req/s is the inverse ratio of
+    their cost per request, with the machine's drift acting on both at the same moment."""
+
+    round: int
+    reference_rps: float
+    endpoint_rps: float
+    problems: tuple[str, ...] = ()
+
+    @property
+    def ratio(self) -> float:
+        return self.endpoint_rps / self.reference_rps
+
+
+@dataclass(frozen=True)
 class Options:
     duration: int
     connections: int
@@ -134,6 +151,7 @@ class Options:
     warmup: int
     endpoints: list[Endpoint]
     output: Path
+    same_core_seconds: int
 
 
 def _lua_string(value: str) -> str:
@@ -376,6 +394,65 @@ def measure(
     return Measurement(number, observed, parse_wrk(warmup).requests, log_bytes, parse_wrk(output))
 
 
+def measure_same_core(
+    endpoint: Endpoint, number: int, options: Options, wrk: str, workdir: Path
+) -> SameCore:
+    reference = next(e for e in options.endpoints if e.name == REFERENCE)
+    env = storefront_env(workdir) if endpoint.app == "storefront" else dict(os.environ)
+    scripts: list[Path | None] = []
+    for e in (reference, endpoint):
+        lua = e.lua_script()
+        scripts.append(None if lua is None else workdir / f"{e.name}.lua")
+        if lua is not None:
+            (workdir / f"{e.name}.lua").write_text(lua)
+    logs = [workdir / f"same-core-{e.name}-{number}.log" for e in (reference, endpoint)]
+    with (
+        running_server(reference.app, dict(os.environ), workdir, logs[0]) as reference_url,
+        running_server(endpoint.app, env, workdir, logs[1]) as endpoint_url,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        urls = (reference_url + reference.path, endpoint_url + endpoint.path)
+
+        def both(seconds: int) -> list[WrkResult]:
+            runs = [
+                pool.submit(
+                    run_wrk,
+                    wrk,
+                    url,
+                    seconds=seconds,
+                    connections=options.connections,
+                    script=script,
+                )
+                for url, script in zip(urls, scripts, strict=True)
+            ]
+            return [parse_wrk(run.result()) for run in runs]
+
+        both(options.warmup)
+        reference_run, endpoint_run = both(options.same_core_seconds)
+    for log in logs:
+        log.unlink()
+    problems = [
+        f"round {number} (same core): {e.name}: {wrk_problem}"
+        for e, result in ((reference, reference_run), (endpoint, endpoint_run))
+        if (wrk_problem := _unexpected(e, result))
+    ]
+    return SameCore(
+        number,
+        reference_run.requests_per_second,
+        endpoint_run.requests_per_second,
+        tuple(problems),
+    )
+
+
+def _unexpected(endpoint: Endpoint, result: WrkResult) -> str | None:
+    expected_failures = result.requests if endpoint.expected_status >= 400 else 0
+    if result.non_2xx_3xx != expected_failures:
+        return f"{result.non_2xx_3xx} of {result.requests} responses >= 400"
+    if result.socket_errors:
+        return f"{result.socket_errors} socket errors"
+    return None
+
+
 def problems_of(endpoint: Endpoint, measurements: Sequence[Measurement]) -> list[str]:
     problems: list[str] = []
     for m in measurements:
@@ -394,8 +471,13 @@ def problems_of(endpoint: Endpoint, measurements: Sequence[Measurement]) -> list
 # --- the run -------------------------------------------------------------------------------
 
 
-def run_rounds(options: Options, wrk: str, workdir: Path) -> dict[str, list[Measurement]]:
-    results: dict[str, list[Measurement]] = {e.name: [] for e in options.endpoints}
+Results = dict[str, list[Measurement]]
+SameCoreResults = dict[str, list[SameCore]]
+
+
+def run_rounds(options: Options, wrk: str, workdir: Path) -> tuple[Results, SameCoreResults]:
+    results: Results = {e.name: [] for e in options.endpoints}
+    same_core: SameCoreResults = {e.name: [] for e in options.endpoints if e.name != REFERENCE}
     endpoints = options.endpoints
     if any(e.app == "storefront" for e in endpoints):
         migrate(storefront_env(workdir), workdir)
@@ -408,10 +490,24 @@ def run_rounds(options: Options, wrk: str, workdir: Path) -> dict[str, list[Meas
         for endpoint in [*endpoints[shift:], *endpoints[:shift]]:
             console.print(f"round {number}/{options.rounds}: {endpoint.name}", style="dim")
             results[endpoint.name].append(measure(endpoint, number, options, wrk, workdir))
-    return results
+        if not options.same_core_seconds:
+            continue
+        for endpoint in endpoints:
+            if endpoint.name != REFERENCE:
+                console.print(
+                    f"round {number}/{options.rounds}: {endpoint.name} and {REFERENCE}"
+                    " on the same core",
+                    style="dim",
+                )
+                same_core[endpoint.name].append(
+                    measure_same_core(endpoint, number, options, wrk, workdir)
+                )
+    return results, same_core
 
 
-def summarize(options: Options, results: dict[str, list[Measurement]]) -> list[dict[str, Any]]:
+def summarize(
+    options: Options, results: Results, same_core: SameCoreResults
+) -> list[dict[str, Any]]:
     reference = results[REFERENCE]
     summary: list[dict[str, Any]] = []
     for endpoint in options.endpoints:
@@ -436,12 +532,24 @@ def summarize(options: Options, results: dict[str, list[Measurement]]) -> list[d
                     ),
                 },
                 "ratio_to_reference": round(ratio, 4),
+                "same_core_ratio": _same_core_ratio(same_core.get(endpoint.name, [])),
+                "same_core_rounds": [
+                    {**asdict(m), "ratio": round(m.ratio, 4)}
+                    for m in same_core.get(endpoint.name, [])
+                ],
                 "meets_target": None if target is None else ratio >= target,
-                "problems": problems_of(endpoint, rounds),
+                "problems": [
+                    *problems_of(endpoint, rounds),
+                    *(p for m in same_core.get(endpoint.name, []) for p in m.problems),
+                ],
                 "rounds": [asdict(m) for m in rounds],
             }
         )
     return summary
+
+
+def _same_core_ratio(rounds: Sequence[SameCore]) -> float | None:
+    return round(statistics.median(m.ratio for m in rounds), 4) if rounds else None
 
 
 def render(options: Options, summary: list[dict[str, Any]]) -> Table:
@@ -449,7 +557,7 @@ def render(options: Options, summary: list[dict[str, Any]]) -> Table:
         title=f"wrk -t1 -c{options.connections} -d{options.duration}s, "
         f"median of {options.rounds} rounds (server on CPU {SERVER_CPU}, wrk on CPU {CLIENT_CPU})"
     )
-    numbers = ("req/s", "p50 ms", "p99 ms", "vs bare", "spread", "log B/req")
+    numbers = ("req/s", "p50 ms", "p99 ms", "vs bare", "same core", "spread", "log B/req")
     for name in ("endpoint", "request", *numbers):
         table.add_column(name, justify="right" if name in numbers else "left")
     table.add_column("target")
@@ -467,6 +575,7 @@ def render(options: Options, summary: list[dict[str, Any]]) -> Table:
             f"{median['p50_ms']:.2f}",
             f"{median['p99_ms']:.2f}",
             f"{row['ratio_to_reference']:.0%}",
+            "" if row["same_core_ratio"] is None else f"{row['same_core_ratio']:.0%}",
             f"{(max(all_rps) - min(all_rps)) / median['requests_per_second']:.1%}",
             f"{median['log_bytes_per_request']:.0f}",
             target,
@@ -519,10 +628,20 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         metavar="PATTERN",
         help="endpoint names (glob, repeatable or comma-separated); bare-ping always runs",
     )
+    parser.add_argument(
+        "--same-core",
+        type=int,
+        default=5,
+        metavar="SECONDS",
+        help="per round, also run each endpoint and bare /ping at once on the server CPU "
+        "for SECONDS (0: skip)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
     args = parser.parse_args(argv)
     if min(args.duration, args.connections, args.rounds, args.warmup) < 1:
         parser.error("--duration, --connections, --rounds and --warmup must be at least 1")
+    if args.same_core < 0:
+        parser.error("--same-core must be 0 or more")
     patterns = [p.strip() for value in args.only for p in value.split(",") if p.strip()]
     unmatched = [p for p in patterns if not any(fnmatch.fnmatch(e.name, p) for e in ENDPOINTS)]
     if unmatched:
@@ -533,7 +652,13 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         if e.name == REFERENCE or not patterns or any(fnmatch.fnmatch(e.name, p) for p in patterns)
     ]
     return Options(
-        args.duration, args.connections, args.rounds, args.warmup, endpoints, args.output
+        args.duration,
+        args.connections,
+        args.rounds,
+        args.warmup,
+        endpoints,
+        args.output,
+        args.same_core,
     )
 
 
@@ -557,14 +682,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_machine()
         wrk = ensure_wrk()
         with tempfile.TemporaryDirectory(prefix="storefront-bench-") as tmp:
-            results = run_rounds(options, wrk, Path(tmp))
+            results, same_core = run_rounds(options, wrk, Path(tmp))
     except BenchError as error:
         console.print(f"[red]benchmark failed:[/] {error}")
         return 2
     except KeyboardInterrupt:
         console.print("[yellow]interrupted; servers stopped[/]")
         return 130
-    summary = summarize(options, results)
+    summary = summarize(options, results, same_core)
     console.print(render(options, summary))
     settings = {k: v for k, v in asdict(options).items() if k not in ("endpoints", "output")}
     report = {
