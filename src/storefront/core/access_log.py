@@ -1,10 +1,11 @@
 """The access log: one line per request, on the hot path of every response.
 
-In JSON mode the line skips structlog's processor pipeline (measured with wrk on one
-core: rendering the line that way cost a bare endpoint about a tenth of its throughput)
-but has the fields every other line has (request id, level, timestamp, variables bound
-with `structlog.contextvars`) and goes to the same batched writer. In console mode it goes
-through structlog like any other line.
+In JSON mode the line skips structlog's bound logger and processor pipeline, but has the
+fields every other line has (request id, level, timestamp, variables bound with
+`structlog.contextvars`), and goes to the same batched writer (log_batching.py). Measured
+with wrk on one core, the access log cost a bare endpoint about a tenth of its throughput
+through structlog and a locked buffer flushed every 0.2 s; this way, about 2.5 %. In
+console mode (development) the line goes through structlog like any other.
 """
 
 from collections.abc import Callable
