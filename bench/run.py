@@ -371,16 +371,26 @@ def check_status(base_url: str, endpoint: Endpoint) -> int:
     return response.status_code
 
 
+def server_env(endpoint: Endpoint, workdir: Path) -> dict[str, str]:
+    return storefront_env(workdir) if endpoint.app == "storefront" else dict(os.environ)
+
+
+def wrk_script(endpoint: Endpoint, workdir: Path) -> Path | None:
+    """The Lua script that makes wrk send the endpoint's request, if a plain GET won't."""
+    lua = endpoint.lua_script()
+    if lua is None:
+        return None
+    script = workdir / f"{endpoint.name}.lua"
+    script.write_text(lua)
+    return script
+
+
 def measure(
     endpoint: Endpoint, number: int, options: Options, wrk: str, workdir: Path
 ) -> Measurement:
-    env = storefront_env(workdir) if endpoint.app == "storefront" else dict(os.environ)
     log = workdir / f"{endpoint.name}-round{number}.log"
-    script: Path | None = None
-    if (lua := endpoint.lua_script()) is not None:
-        script = workdir / f"{endpoint.name}.lua"
-        script.write_text(lua)
-    with running_server(endpoint.app, env, workdir, log) as base_url:
+    script = wrk_script(endpoint, workdir)
+    with running_server(endpoint.app, server_env(endpoint, workdir), workdir, log) as base_url:
         observed = check_status(base_url, endpoint)
         url = base_url + endpoint.path
         warmup = run_wrk(
@@ -398,20 +408,15 @@ def measure_same_core(
     endpoint: Endpoint, number: int, options: Options, wrk: str, workdir: Path
 ) -> SameCore:
     reference = next(e for e in options.endpoints if e.name == REFERENCE)
-    env = storefront_env(workdir) if endpoint.app == "storefront" else dict(os.environ)
-    scripts: list[Path | None] = []
-    for e in (reference, endpoint):
-        lua = e.lua_script()
-        scripts.append(None if lua is None else workdir / f"{e.name}.lua")
-        if lua is not None:
-            (workdir / f"{e.name}.lua").write_text(lua)
-    logs = [workdir / f"same-core-{e.name}-{number}.log" for e in (reference, endpoint)]
-    with (
-        running_server(reference.app, dict(os.environ), workdir, logs[0]) as reference_url,
-        running_server(endpoint.app, env, workdir, logs[1]) as endpoint_url,
-        ThreadPoolExecutor(max_workers=2) as pool,
-    ):
-        urls = (reference_url + reference.path, endpoint_url + endpoint.path)
+    pair = (reference, endpoint)
+    scripts = [wrk_script(e, workdir) for e in pair]
+    logs = [workdir / f"same-core-{e.name}-{number}.log" for e in pair]
+    servers = [
+        running_server(e.app, server_env(e, workdir), workdir, log)
+        for e, log in zip(pair, logs, strict=True)
+    ]
+    with servers[0] as reference_base, servers[1] as endpoint_base, ThreadPoolExecutor(2) as pool:
+        urls = (reference_base + reference.path, endpoint_base + endpoint.path)
 
         def both(seconds: int) -> list[WrkResult]:
             runs = [
@@ -432,9 +437,9 @@ def measure_same_core(
     for log in logs:
         log.unlink()
     problems = [
-        f"round {number} (same core): {e.name}: {wrk_problem}"
-        for e, result in ((reference, reference_run), (endpoint, endpoint_run))
-        if (wrk_problem := _unexpected(e, result))
+        f"round {number} (same core): {e.name}: {problem}"
+        for e, result in zip(pair, (reference_run, endpoint_run), strict=True)
+        for problem in wrk_problems(e, result)
     ]
     return SameCore(
         number,
@@ -444,27 +449,23 @@ def measure_same_core(
     )
 
 
-def _unexpected(endpoint: Endpoint, result: WrkResult) -> str | None:
+def wrk_problems(endpoint: Endpoint, result: WrkResult) -> list[str]:
+    """Why a wrk run did not measure the endpoint's expected answer, if it did not."""
+    problems: list[str] = []
     expected_failures = result.requests if endpoint.expected_status >= 400 else 0
     if result.non_2xx_3xx != expected_failures:
-        return f"{result.non_2xx_3xx} of {result.requests} responses >= 400"
+        problems.append(f"{result.non_2xx_3xx} of {result.requests} responses >= 400")
     if result.socket_errors:
-        return f"{result.socket_errors} socket errors"
-    return None
+        problems.append(f"{result.socket_errors} socket errors")
+    return problems
 
 
 def problems_of(endpoint: Endpoint, measurements: Sequence[Measurement]) -> list[str]:
     problems: list[str] = []
     for m in measurements:
-        expected_failures = m.wrk.requests if endpoint.expected_status >= 400 else 0
         if m.observed_status != endpoint.expected_status:
             problems.append(f"round {m.round}: got status {m.observed_status}")
-        if m.wrk.non_2xx_3xx != expected_failures:
-            problems.append(
-                f"round {m.round}: {m.wrk.non_2xx_3xx} of {m.wrk.requests} responses >= 400"
-            )
-        if m.wrk.socket_errors:
-            problems.append(f"round {m.round}: {m.wrk.socket_errors} socket errors")
+        problems += [f"round {m.round}: {problem}" for problem in wrk_problems(endpoint, m.wrk)]
     return problems
 
 

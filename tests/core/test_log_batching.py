@@ -73,3 +73,28 @@ def test_a_full_batch_is_written_at_once_not_at_the_next_tick() -> None:
         assert out.getvalue().splitlines() == [b"%d" % n for n in range(50)]
     finally:
         writer.close()
+
+
+class FailingOnce(io.BytesIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        if not self.failed:
+            self.failed = True
+            raise BrokenPipeError("reader gone")
+        return super().write(data)
+
+
+def test_lines_lost_to_a_broken_stream_are_counted_when_it_works_again() -> None:
+    out = FailingOnce()
+    writer = BatchingWriter(out, interval=30.0)
+    for number in range(3):
+        writer.write(b"%d\n" % number)
+    writer.drain()  # the stream refuses these three
+    writer.write(b"3\n")
+    writer.close()
+    lines = out.getvalue().splitlines()
+    assert lines[0] == b"3"
+    assert json.loads(lines[1])["count"] == 3

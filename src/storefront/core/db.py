@@ -32,7 +32,6 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,
         "pool_timeout": settings.db_pool_timeout_seconds,
-        "pool_pre_ping": True,
     }
     if settings.is_sqlite:
         connect_args = {"timeout": settings.db_connect_timeout_seconds}
@@ -41,10 +40,12 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
             return {"poolclass": StaticPool, "connect_args": connect_args}
         # A file has no server to lose the connection: no ping before each checkout (on
         # aiosqlite every statement is a round trip to its thread).
-        return {**pool, "pool_pre_ping": False, "connect_args": connect_args}
+        return {**pool, "connect_args": connect_args}
     statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
     return {
         **pool,
+        # A server restart or an idle timeout drops connections: ping before each checkout.
+        "pool_pre_ping": True,
         "pool_recycle": 1800,
         "connect_args": {
             "timeout": settings.db_connect_timeout_seconds,

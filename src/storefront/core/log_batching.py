@@ -67,12 +67,17 @@ class BatchingWriter:
                     chunks.append(pop())
             except IndexError:
                 pass
-            if self._dropped:
-                dropped, self._dropped = self._dropped, 0
+            lines = len(chunks)
+            dropped, self._dropped = self._dropped, 0
+            if dropped:
                 chunks.append(_dropped_line(dropped))
-            if chunks:
+            if not chunks:
+                return
+            try:
                 self._out.write(b"".join(chunks))
                 self._out.flush()
+            except (OSError, ValueError):  # a broken or closed stream: tell when it heals
+                self._dropped += dropped + lines
 
     def close(self) -> None:
         self._closed.set()
@@ -84,10 +89,7 @@ class BatchingWriter:
         while not self._closed.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
-            try:
-                self.drain()
-            except Exception:  # a closed or broken stream: keep the thread for the next
-                continue
+            self.drain()
 
 
 def _dropped_line(count: int) -> bytes:
