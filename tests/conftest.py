@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from storefront.core import migrations
 from storefront.core.config import Settings
 from storefront.core.db import Database, create_engine
+from storefront.core.reads import AsyncpgReads, EngineReads, Fetcher, Reads
 from storefront.main import create_app
 from tests.fixtures.backends import (
     Backend,
@@ -103,11 +104,30 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             await transaction.rollback()
 
 
-def joined_sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+def joined_sessionmaker(
+    connection: AsyncConnection, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
     """Sessions whose commits only release a savepoint of the test's outer transaction."""
     return async_sessionmaker(
-        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        info=info,
     )
+
+
+def joined_reads(connection: AsyncConnection) -> Reads:
+    """Reads inside the test's transaction: on PostgreSQL still on asyncpg itself, as in
+    production, through the connection under the test's."""
+    if connection.dialect.driver != "asyncpg":
+        return EngineReads(connection)
+
+    @asynccontextmanager
+    async def driver() -> AsyncIterator[Fetcher]:
+        raw = await connection.get_raw_connection()
+        yield raw.driver_connection  # type: ignore[misc]
+
+    return AsyncpgReads(connection.dialect, driver)
 
 
 @pytest.fixture
@@ -119,7 +139,8 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 @pytest.fixture
 def database(settings: Settings, connection: AsyncConnection) -> Database:
     database = Database(settings)
-    database.sessionmaker = joined_sessionmaker(connection)
+    database.sessionmaker = joined_sessionmaker(connection, database.session_info)
+    database.reads = joined_reads(connection)
     return database
 
 

@@ -77,6 +77,7 @@ def make_lifespan(
         cache = create_cache(settings)
         hub = create_hub(settings, redis)
         await hub.start()
+        await database_.invalidations.attach(hub)
         await ensure_first_admin(database_, settings)
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.
@@ -101,6 +102,7 @@ def make_lifespan(
             await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
             await rate_limiter.aclose()
             await cache.aclose()
+            database_.invalidations.detach()
             await hub.aclose()  # before the Redis client it borrows
             if redis is not None:
                 await redis.aclose()

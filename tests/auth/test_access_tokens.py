@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from storefront.auth import service as auth_service
 from storefront.auth.errors import InvalidAccessToken
+from storefront.auth.identities import identities
 from storefront.auth.tokens import ALGORITHM, token_codec
 from storefront.core.config import Settings
 from storefront.core.db import Database
@@ -224,10 +225,12 @@ async def test_authenticate_token_serves_websockets_too(
     client: httpx.AsyncClient, settings: Settings, database: Database
 ) -> None:
     user = await account(client)
-    async with database.sessionmaker() as session:
-        found = await auth_service.authenticate_token(
-            session, settings=settings, token=user.access_token
+    known = identities(database.invalidations)
+    found = await auth_service.authenticate_token(
+        database.reads, known, settings=settings, token=user.access_token
+    )
+    assert found.id == user.id
+    with pytest.raises(InvalidAccessToken):
+        await auth_service.authenticate_token(
+            database.reads, known, settings=settings, token="x.y.z"
         )
-        assert found.id == user.id
-        with pytest.raises(InvalidAccessToken):
-            await auth_service.authenticate_token(session, settings=settings, token="x.y.z")

@@ -305,7 +305,7 @@ async def test_pings_keep_an_idle_connection_and_expose_a_silent_one(
         queue_size=16,
         timeout_seconds=0.3,
         keepalive_seconds=keepalive,
-        poll_seconds=0.05,
+        heartbeat_seconds=0.05,
     )
     await hub.start()
     channel = new_channel()

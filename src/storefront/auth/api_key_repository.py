@@ -1,9 +1,10 @@
 from datetime import datetime
 
-from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.auth.models import ApiKey
+from storefront.core.reads import Reads, Row
 from storefront.users.models import User
 
 
@@ -34,15 +35,21 @@ async def delete_of_user(session: AsyncSession, key_id: int, *, user_id: int) ->
     return bool(getattr(result, "rowcount", 0))
 
 
-async def find_with_active_user(session: AsyncSession, prefix: str) -> tuple[ApiKey, User] | None:
-    row = (
-        await session.execute(
-            select(ApiKey, User)
-            .join(User, User.id == ApiKey.user_id)
-            .where(ApiKey.prefix == prefix, User.is_active.is_(True))
-        )
-    ).one_or_none()
-    return None if row is None else (row[0], row[1])
+_KEY_WITH_ACTIVE_USER = (
+    select(
+        ApiKey.id.label("key_id"),
+        ApiKey.key_hash,
+        ApiKey.last_used_at.label("key_last_used_at"),
+        *User.__table__.columns,
+    )
+    .join(User, User.id == ApiKey.user_id)
+    .where(ApiKey.prefix == bindparam("prefix"), User.is_active.is_(True))
+)
+
+
+async def read_with_active_user(reads: Reads, prefix: str) -> Row | None:
+    """The key (`key_id`, `key_hash`, `key_last_used_at`) and its user's columns."""
+    return await reads.one(_KEY_WITH_ACTIVE_USER, prefix=prefix)
 
 
 async def touch(

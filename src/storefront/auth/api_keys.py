@@ -1,18 +1,22 @@
 """API keys: `sfk_<prefix>_<secret>`, shown once; only a digest of the whole key is kept."""
 
 import secrets
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.auth import api_key_repository as repository
 from storefront.auth.errors import ApiKeyNotFound, InvalidApiKey, TooManyApiKeys
+from storefront.auth.identities import Principal, forget_user_after_commit, user_tag
 from storefront.auth.models import ApiKey
 from storefront.core.config import Settings
+from storefront.core.db import Database, unit_of_work
+from storefront.core.local_cache import LocalCache
 from storefront.core.security import digests_match, new_secret, secret_digest
 from storefront.kit.models import utc_now
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
-from storefront.users.models import User
 
 SCHEME = "sfk"
 PREFIX_BYTES = 6
@@ -30,7 +34,7 @@ def _prefix_of(key: str) -> str | None:
     return prefix
 
 
-async def create(session: AsyncSession, user: User, *, name: str) -> tuple[ApiKey, str]:
+async def create(session: AsyncSession, user: Principal, *, name: str) -> tuple[ApiKey, str]:
     """The new key and its whole secret, which is not kept and cannot be shown again."""
     if await repository.count_of_user(session, user.id) >= MAX_KEYS_PER_USER:
         raise TooManyApiKeys()
@@ -43,25 +47,52 @@ async def create(session: AsyncSession, user: User, *, name: str) -> tuple[ApiKe
 
 
 async def list_api_keys(
-    session: AsyncSession, user: User, *, params: PageParams
+    session: AsyncSession, user: Principal, *, params: PageParams
 ) -> PageResult[ApiKey]:
     return await fetch_page(session, repository.listed(user_id=user.id), params)
 
 
-async def delete(session: AsyncSession, user: User, *, key_id: int) -> None:
+async def delete(session: AsyncSession, user: Principal, *, key_id: int) -> None:
     """Revoke one of the user's keys; someone else's is as absent as a missing one."""
     if not await repository.delete_of_user(session, key_id, user_id=user.id):
         raise ApiKeyNotFound()
+    forget_user_after_commit(session, user.id)
 
 
-async def authenticate(session: AsyncSession, *, settings: Settings, key: str) -> User:
+@dataclass(frozen=True, slots=True)
+class KeyHolder:
+    principal: Principal
+    key_id: int
+    last_used_at: datetime | None
+
+
+async def authenticate(
+    database: Database, known: LocalCache[Any, Any], *, settings: Settings, key: str
+) -> Principal:
+    """The user of a valid key: from `known` (auth/identities.py), else one read. The
+    key's last use is written at most every API_KEY_TOUCH_INTERVAL_SECONDS."""
     prefix = _prefix_of(key)
-    found = None if prefix is None else await repository.find_with_active_user(session, prefix)
-    if found is None or not digests_match(key, found[0].key_hash):
+    if prefix is None:
         raise InvalidApiKey()
-    api_key, user = found
+    cache_key = ("key", secret_digest(key))
+    holder = known.get(cache_key)
+    if not isinstance(holder, KeyHolder):
+        stamp = known.stamp()
+        row = await repository.read_with_active_user(database.reads, prefix)
+        if row is None or not digests_match(key, row["key_hash"]):
+            raise InvalidApiKey()
+        holder = KeyHolder(Principal.of(row), row["key_id"], row["key_last_used_at"])
+        known.put(cache_key, holder, stamp=stamp, tags=[user_tag(holder.principal.id)])
     now = utc_now()
     stale_before = now - timedelta(seconds=settings.api_key_touch_interval_seconds)
-    if api_key.last_used_at is None or api_key.last_used_at <= stale_before:
-        await repository.touch(session, api_key.id, now=now, stale_before=stale_before)
-    return user
+    if holder.last_used_at is None or holder.last_used_at <= stale_before:
+        async with unit_of_work(database.sessionmaker) as session:
+            await repository.touch(session, holder.key_id, now=now, stale_before=stale_before)
+        stamp = known.stamp()
+        known.put(
+            cache_key,
+            replace(holder, last_used_at=now),
+            stamp=stamp,
+            tags=[user_tag(holder.principal.id)],
+        )
+    return holder.principal

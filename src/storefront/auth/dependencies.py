@@ -8,7 +8,9 @@ authenticated caller is rate limited as themselves rather than by IP:
 
 It never refuses a request; `CurrentUser` and `AdminUser` do (401 without valid
 credentials, 403 for the wrong role), and `OptionalUser` does when credentials are sent
-but invalid. Credentials are checked once per request however many of these a route uses.
+but invalid. Credentials are checked once per request however many of these a route uses,
+outside the request's unit of work: usually from memory (auth/identities.py), else with
+one read.
 """
 
 from dataclasses import dataclass
@@ -19,9 +21,10 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from storefront.auth import api_keys, service
 from storefront.auth.errors import InvalidAccessToken, NotAuthenticated
-from storefront.core.db import DbSession
+from storefront.auth.identities import Principal, identities
+from storefront.core.db import Database
 from storefront.core.errors import Forbidden, Unauthorized
-from storefront.users.models import Role, User
+from storefront.users.models import Role
 
 TOKEN_URL = "/api/v1/auth/token"
 API_KEY_HEADER = "X-API-Key"
@@ -43,7 +46,7 @@ api_key_scheme = APIKeyHeader(
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    user: User | None
+    user: Principal | None
     # Set when credentials were sent but are not valid.
     refusal: Unauthorized | None = None
 
@@ -51,21 +54,28 @@ class Caller:
 ANONYMOUS = Caller(None)
 
 
-async def identify_client(request: Request, session: DbSession) -> Caller:
+async def identify_client(request: Request) -> Caller:
     headers = request.headers
     authorization = headers.get("authorization")
     api_key = headers.get("x-api-key")
     if not authorization and not api_key:
         return ANONYMOUS
-    settings = request.state.settings
+    state = request.state
+    settings = state.settings
+    database: Database = state.database
+    known = identities(database.invalidations)
     try:
         if authorization:
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 raise InvalidAccessToken("Send the access token as: Authorization: Bearer <token>.")
-            user = await service.authenticate_token(session, settings=settings, token=token.strip())
+            user = await service.authenticate_token(
+                database.reads, known, settings=settings, token=token.strip()
+            )
         else:
-            user = await api_keys.authenticate(session, settings=settings, key=api_key or "")
+            user = await api_keys.authenticate(
+                database, known, settings=settings, key=api_key or ""
+            )
     except Unauthorized as refusal:
         return Caller(None, refusal)
     # The rate limiter's client from here on.
@@ -77,7 +87,7 @@ IDENTIFY_CLIENT = Depends(identify_client)
 IdentifiedCaller = Annotated[Caller, IDENTIFY_CLIENT]
 
 
-async def optional_user(caller: IdentifiedCaller) -> User | None:
+async def optional_user(caller: IdentifiedCaller) -> Principal | None:
     if caller.refusal is not None:
         raise type(caller.refusal)(caller.refusal.detail)
     return caller.user
@@ -94,7 +104,7 @@ class RequireRole:
         caller: IdentifiedCaller,
         _bearer: Annotated[str | None, Depends(bearer_scheme)],
         _api_key: Annotated[str | None, Depends(api_key_scheme)],
-    ) -> User:
+    ) -> Principal:
         user = await optional_user(caller)
         if user is None:
             raise NotAuthenticated()
@@ -103,6 +113,6 @@ class RequireRole:
         return user
 
 
-CurrentUser = Annotated[User, Depends(RequireRole(Role.USER))]
-AdminUser = Annotated[User, Depends(RequireRole(Role.ADMIN))]
-OptionalUser = Annotated[User | None, Depends(optional_user)]
+CurrentUser = Annotated[Principal, Depends(RequireRole(Role.USER))]
+AdminUser = Annotated[Principal, Depends(RequireRole(Role.ADMIN))]
+OptionalUser = Annotated[Principal | None, Depends(optional_user)]

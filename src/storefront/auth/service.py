@@ -4,6 +4,7 @@ authentication of access tokens (also for WebSockets: `authenticate_token`)."""
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,12 +15,14 @@ from storefront.auth.errors import (
     InvalidRefreshToken,
     RefreshTokenReused,
 )
+from storefront.auth.identities import Principal, forget_user_after_commit, user_tag
 from storefront.auth.schemas import TokenPair
 from storefront.core.config import Settings
+from storefront.core.local_cache import LocalCache
+from storefront.core.reads import Reads
 from storefront.core.security import PasswordHasher, new_secret, secret_digest
 from storefront.kit.models import utc_now
 from storefront.users import service as users_service
-from storefront.users.models import User
 
 logger = logging.getLogger("storefront.auth")
 
@@ -84,20 +87,31 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
     found = await repository.find_refresh_token(session, secret_digest(refresh_token))
     if found is not None:
         await repository.revoke_session(session, found[1].id, now=utc_now())
+        forget_user_after_commit(session, found[2].id)
 
 
-async def authenticate_token(session: AsyncSession, *, settings: Settings, token: str) -> User:
-    """The user of a valid access token of a live session: one query by primary key."""
+async def authenticate_token(
+    reads: Reads, known: LocalCache[Any, Principal], *, settings: Settings, token: str
+) -> Principal:
+    """The user of a valid access token of a live session: from `known` (see
+    auth/identities.py), else one query by primary key."""
     try:
         claims = tokens.token_codec(settings).verify(token)
     except tokens.InvalidAccessToken as error:
         raise InvalidAccessToken() from error
-    user = await repository.get_session_user(
-        session, session_id=claims.session_id, user_id=claims.user_id
+    key = ("session", claims.session_id)
+    principal = known.get(key)
+    if principal is not None and principal.id == claims.user_id:
+        return principal
+    stamp = known.stamp()
+    row = await repository.read_session_user(
+        reads, session_id=claims.session_id, user_id=claims.user_id
     )
-    if user is None:
+    if row is None:
         raise InvalidAccessToken()
-    return user
+    principal = Principal.of(row)
+    known.put(key, principal, stamp=stamp, tags=[user_tag(principal.id)])
+    return principal
 
 
 def _refresh_expiry(settings: Settings, now: datetime) -> datetime:
@@ -137,3 +151,4 @@ async def _end_for_reuse(
         extra={"user_id": user_id, "session_id": str(session_id)},
     )
     await repository.revoke_session(session, session_id, now=now)
+    forget_user_after_commit(session, user_id)

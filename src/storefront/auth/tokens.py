@@ -9,8 +9,9 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -25,6 +26,9 @@ ACCESS = "access"
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "iat", "exp", "jti", "type"]
 # Clock skew tolerated between the processes that sign and those that verify.
 LEEWAY_SECONDS = 5
+# Tokens verified once and remembered until they expire: a signature never changes its
+# mind, and verifying costs more than the rest of authenticating a request.
+MAX_VERIFIED = 4096
 
 
 class InvalidAccessToken(Exception):
@@ -35,6 +39,7 @@ class InvalidAccessToken(Exception):
 class AccessClaims:
     user_id: int
     session_id: uuid.UUID
+    expires_at: int  # the `exp` claim, in Unix seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +74,7 @@ class TokenCodec:
     key: bytes
     # Every key a token may be signed with, current one included, by key id.
     verification_keys: dict[str, bytes]
+    _verified: dict[str, AccessClaims] = field(default_factory=dict, repr=False, compare=False)
 
     def issue(self, *, user_id: int, session_id: uuid.UUID) -> IssuedToken:
         now = utc_now()
@@ -87,6 +93,18 @@ class TokenCodec:
         return IssuedToken(token, expires_at)
 
     def verify(self, token: str) -> AccessClaims:
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._decode(token)
+            if len(self._verified) >= MAX_VERIFIED:
+                del self._verified[next(iter(self._verified))]  # the oldest
+            self._verified[token] = claims
+        if claims.expires_at + LEEWAY_SECONDS <= time.time():
+            self._verified.pop(token, None)
+            raise InvalidAccessToken("the token has expired")
+        return claims
+
+    def _decode(self, token: str) -> AccessClaims:
         try:
             key = self.verification_keys.get(_key_id_of(token) or "")
             if key is None:
@@ -102,7 +120,7 @@ class TokenCodec:
             )
             if claims["type"] != ACCESS:
                 raise InvalidAccessToken("not an access token")
-            return AccessClaims(int(claims["sub"]), uuid.UUID(claims["sid"]))
+            return AccessClaims(int(claims["sub"]), uuid.UUID(claims["sid"]), int(claims["exp"]))
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as error:
             # ValueError covers bad base64 (binascii.Error) and bad JSON in the header.
             raise InvalidAccessToken(str(error)) from error

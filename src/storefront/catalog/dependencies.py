@@ -8,8 +8,9 @@ from storefront.catalog.models import Item
 from storefront.catalog.repository import ItemFilters
 from storefront.catalog.schemas import ItemSort
 from storefront.core.config import Settings
-from storefront.core.db import DbSession
-from storefront.kit.deprecation import announce_deprecation
+from storefront.core.db import DbReads, DbSession
+from storefront.core.reads import Row
+from storefront.kit.deprecation import Deprecation
 from storefront.kit.money import CENT, MAX_AMOUNT
 
 # A number in the query; bounds are compared in whole cents (rounded half-even).
@@ -43,22 +44,25 @@ ItemId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
 async def load_item(session: DbSession, item_id: ItemId) -> Item:
+    """The item in the request's unit of work, for the routes that change it."""
     return await service.get(session, item_id)
 
 
 CurrentItem = Annotated[Item, Depends(load_item)]
 
 
+async def read_item(reads: DbReads, item_id: ItemId) -> Row:
+    return await service.read(reads, item_id)
+
+
+ItemRow = Annotated[Row, Depends(read_item)]
+
+
 async def announce_v1_deprecation(request: Request) -> None:
     """v1 item reads point at the same resource in v2, query string included."""
     settings: Settings = request.state.settings
-    url = request.url
-    successor = url.path.replace("/api/v1/", "/api/v2/", 1)
-    announce_deprecation(
-        request,
-        deprecated_at=settings.api_v1_deprecated_at,
-        sunset_at=settings.api_v1_sunset_at,
-        successor=f"{successor}?{url.query}" if url.query else successor,
+    Deprecation.of(settings.api_v1_deprecated_at, settings.api_v1_sunset_at).announce(
+        request, successor=("/api/v1/", "/api/v2/")
     )
 
 

@@ -6,14 +6,21 @@ from fastapi import Query, Response, status
 
 from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser
 from storefront.catalog import service
-from storefront.catalog.dependencies import DEPRECATED_IN_FAVOUR_OF_V2, CurrentItem, Filters
+from storefront.catalog.dependencies import (
+    DEPRECATED_IN_FAVOUR_OF_V2,
+    CurrentItem,
+    Filters,
+    ItemRow,
+)
+from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.core.cache import Cache
-from storefront.core.db import DbSession
+from storefront.core.db import DbInvalidations, DbReads, DbSession
 from storefront.core.problems import problem_responses
 from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, rate_limit
 from storefront.core.storage import Storage
-from storefront.kit.pagination import Page, Pagination
+from storefront.kit.pagination import Page, Pagination, page_fields
+from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v1", tags=["catalog"])
@@ -23,6 +30,10 @@ router.responses.update(RATE_LIMITED_RESPONSES)
 ADMIN_ERRORS = problem_responses(401, 403, 422)
 
 
+def item_read(item: Item) -> ItemRead:
+    return ItemRead.model_validate(ItemRead.fields_of(item.as_row()))
+
+
 @router.get(
     "/items",
     response_model=Page[ItemRead],
@@ -30,16 +41,16 @@ ADMIN_ERRORS = problem_responses(401, 403, 422)
     dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
     responses=problem_responses(422),
 )
-async def list_items(session: DbSession, filters: Filters, pagination: Pagination) -> Any:
-    result = await service.list_items(session, filters=filters, params=pagination)
-    return Page[ItemRead].of(
-        [ItemRead.of(item) for item in result.rows], total=result.total, params=pagination
-    )
+async def list_items(reads: DbReads, filters: Filters, pagination: Pagination) -> Any:
+    result = await service.read_page(reads, filters=filters, params=pagination)
+    items = [ItemRead.fields_of(item) for item in result.rows]
+    return JSONBody(page_fields(items, total=result.total, params=pagination))
 
 
 @router.get("/items/popular", response_model=list[ItemRead])
-async def list_popular_items(session: DbSession, cache: Cache) -> Any:
-    return await service.popular(session, cache=cache)
+async def list_popular_items(reads: DbReads, cache: Cache, invalidations: DbInvalidations) -> Any:
+    body = await service.popular(reads, cache=cache, invalidations=invalidations)
+    return JSONBody(body)
 
 
 @router.get(
@@ -49,8 +60,8 @@ async def list_popular_items(session: DbSession, cache: Cache) -> Any:
     dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
     responses=problem_responses(404, 422),
 )
-async def get_item(item: CurrentItem) -> ItemRead:
-    return ItemRead.of(item)
+async def get_item(item: ItemRow) -> Any:
+    return JSONBody(ItemRead.fields_of(item))
 
 
 @router.post(
@@ -64,7 +75,7 @@ async def create_item(
 ) -> ItemRead:
     item = await service.create(session, data=data)
     response.headers["Location"] = f"/api/v1/items/{item.id}"
-    return ItemRead.of(item)
+    return item_read(item)
 
 
 @router.patch(
@@ -73,9 +84,9 @@ async def create_item(
     responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
 )
 async def update_item(
-    session: DbSession, _: AdminUser, item: CurrentItem, changes: ItemUpdate
+    session: DbSession, _: AdminUser, item: CurrentItem, changes: ItemUpdate, cache: Cache
 ) -> ItemRead:
-    return ItemRead.of(await service.update(session, item, changes=changes))
+    return item_read(await service.update(session, item, changes=changes, cache=cache))
 
 
 @router.delete(
@@ -84,9 +95,9 @@ async def update_item(
     responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
 )
 async def delete_item(
-    session: DbSession, _: AdminUser, item: CurrentItem, storage: Storage
+    session: DbSession, _: AdminUser, item: CurrentItem, storage: Storage, cache: Cache
 ) -> None:
-    await service.delete(session, item, storage=storage)
+    await service.delete(session, item, storage=storage, cache=cache)
 
 
 @router.get(
@@ -101,6 +112,5 @@ async def search_items(
     pagination: Pagination,
 ) -> Any:
     result = await service.search(session, q=q, params=pagination)
-    return Page[ItemRead].of(
-        [ItemRead.of(item) for item in result.rows], total=result.total, params=pagination
-    )
+    items = [ItemRead.fields_of(item.as_row()) for item in result.rows]
+    return JSONBody(page_fields(items, total=result.total, params=pagination))

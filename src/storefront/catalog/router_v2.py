@@ -4,12 +4,13 @@ from typing import Any
 
 from storefront.auth.dependencies import IDENTIFY_CLIENT
 from storefront.catalog import service
-from storefront.catalog.dependencies import CurrentItem, Filters
+from storefront.catalog.dependencies import Filters, ItemRow
 from storefront.catalog.schemas import ItemReadV2
-from storefront.core.db import DbSession
+from storefront.core.db import DbReads
 from storefront.core.problems import problem_responses
 from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
-from storefront.kit.pagination import Page, Pagination
+from storefront.kit.pagination import Page, Pagination, page_fields
+from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v2", tags=["catalog"])
@@ -18,13 +19,12 @@ router.responses.update(RATE_LIMITED_RESPONSES)
 
 
 @router.get("/items", response_model=Page[ItemReadV2], responses=problem_responses(422))
-async def list_items_v2(session: DbSession, filters: Filters, pagination: Pagination) -> Any:
-    result = await service.list_items(session, filters=filters, params=pagination)
-    return Page[ItemReadV2].of(
-        [ItemReadV2.of(item) for item in result.rows], total=result.total, params=pagination
-    )
+async def list_items_v2(reads: DbReads, filters: Filters, pagination: Pagination) -> Any:
+    result = await service.read_page(reads, filters=filters, params=pagination)
+    items = [ItemReadV2.fields_of(item) for item in result.rows]
+    return JSONBody(page_fields(items, total=result.total, params=pagination))
 
 
 @router.get("/items/{item_id}", response_model=ItemReadV2, responses=problem_responses(404, 422))
-async def get_item_v2(item: CurrentItem) -> ItemReadV2:
-    return ItemReadV2.of(item)
+async def get_item_v2(item: ItemRow) -> Any:
+    return JSONBody(ItemReadV2.fields_of(item))

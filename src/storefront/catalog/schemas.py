@@ -2,11 +2,11 @@
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from storefront.catalog.models import Item
+from storefront.core.reads import Row
 from storefront.kit.money import Amount, Currency, to_number, to_text
 from storefront.kit.schemas import InputModel
 
@@ -58,20 +58,21 @@ class ItemBase(BaseModel):
     created_at: datetime
     updated_at: datetime
 
-    @staticmethod
-    def common_fields(item: Item) -> dict[str, object]:
-        return {
-            "id": item.id,
-            "sku": item.sku,
-            "name": item.name,
-            "description": item.description,
-            "category": item.category,
-            "stock": item.stock,
-            "image_url": f"/api/v1/items/{item.id}/image" if item.image_key else None,
-            "thumbnail_url": f"/api/v1/items/{item.id}/thumbnail" if item.thumbnail_key else None,
-            "created_at": item.created_at,
-            "updated_at": item.updated_at,
-        }
+
+def _common(item: Row) -> dict[str, Any]:
+    item_id = item["id"]
+    return {
+        "id": item_id,
+        "sku": item["sku"],
+        "name": item["name"],
+        "description": item["description"],
+        "category": item["category"],
+        "stock": item["stock"],
+        "image_url": f"/api/v1/items/{item_id}/image" if item["image_key"] else None,
+        "thumbnail_url": f"/api/v1/items/{item_id}/thumbnail" if item["thumbnail_key"] else None,
+        "created_at": item["created_at"],
+        "updated_at": item["updated_at"],
+    }
 
 
 class ItemRead(ItemBase):
@@ -80,13 +81,13 @@ class ItemRead(ItemBase):
     price: float = Field(description="Two decimal places at most.", examples=[12.5])
     currency: str
 
-    @classmethod
-    def of(cls, item: Item) -> "ItemRead":
-        return cls(
-            **cls.common_fields(item),  # type: ignore[arg-type]
-            price=to_number(item.price_minor),
-            currency=item.currency,
-        )
+    @staticmethod
+    def fields_of(item: Row) -> dict[str, Any]:
+        """The JSON object of an item row, exactly as this schema describes it."""
+        fields = _common(item)
+        fields["price"] = to_number(item["price_minor"])
+        fields["currency"] = item["currency"]
+        return fields
 
 
 class Money(BaseModel):
@@ -99,9 +100,8 @@ class ItemReadV2(ItemBase):
 
     price: Money
 
-    @classmethod
-    def of(cls, item: Item) -> "ItemReadV2":
-        return cls(
-            **cls.common_fields(item),  # type: ignore[arg-type]
-            price=Money(amount=to_text(item.price_minor), currency=item.currency),
-        )
+    @staticmethod
+    def fields_of(item: Row) -> dict[str, Any]:
+        fields = _common(item)
+        fields["price"] = {"amount": to_text(item["price_minor"]), "currency": item["currency"]}
+        return fields

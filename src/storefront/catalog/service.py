@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,14 +16,31 @@ from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.catalog.search import search_query
 from storefront.core.cache import AppCache
 from storefront.core.db import after_commit
+from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
+from storefront.core.reads import Reads, Row
 from storefront.core.storage import LocalStorage
 from storefront.kit.money import to_minor
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
 
-POPULAR_KEY = "catalog:popular"
+# The popular list's JSON, shared by every process in the cache, and kept encoded in each
+# process's memory in front of it (core/local_cache.py).
+POPULAR_KEY = "catalog:popular-json"
+POPULAR_LOCAL = "catalog.popular"
 POPULAR_TAG = "catalog:units-sold"
 POPULAR_SIZE = 10
 POPULAR_TTL_SECONDS = 300
+
+
+async def read(reads: Reads, item_id: int) -> Row:
+    """The item's row, read outside any unit of work."""
+    item = await repository.read(reads, item_id)
+    if item is None:
+        raise ItemNotFound()
+    return item
+
+
+async def read_page(reads: Reads, *, filters: ItemFilters, params: PageParams) -> PageResult[Row]:
+    return await repository.read_page(reads, filters, params)
 
 
 async def get(session: AsyncSession, item_id: int) -> Item:
@@ -64,7 +82,9 @@ async def create(session: AsyncSession, *, data: ItemCreate) -> Item:
     return item
 
 
-async def update(session: AsyncSession, item: Item, *, changes: ItemUpdate) -> Item:
+async def update(
+    session: AsyncSession, item: Item, *, changes: ItemUpdate, cache: AppCache
+) -> Item:
     values: dict[str, Any] = changes.model_dump(exclude_unset=True, exclude_none=True)
     if "price" in values:
         values["price_minor"] = to_minor(values.pop("price"))
@@ -76,10 +96,13 @@ async def update(session: AsyncSession, item: Item, *, changes: ItemUpdate) -> I
         setattr(item, field, value)
     await _flush_unique_sku(session)
     await session.refresh(item)
+    invalidate_popular_after_commit(session, cache)
     return item
 
 
-async def delete(session: AsyncSession, item: Item, *, storage: LocalStorage) -> None:
+async def delete(
+    session: AsyncSession, item: Item, *, storage: LocalStorage, cache: AppCache
+) -> None:
     """Delete the item; its image objects go once the deletion has committed."""
     keys = [
         key
@@ -98,6 +121,7 @@ async def delete(session: AsyncSession, item: Item, *, storage: LocalStorage) ->
 
     if keys:
         after_commit(session, delete_objects)
+    invalidate_popular_after_commit(session, cache)
 
 
 async def _flush_unique_sku(session: AsyncSession) -> None:
@@ -131,19 +155,32 @@ async def return_stock(
 
 
 def invalidate_popular_after_commit(session: AsyncSession, cache: AppCache) -> None:
+    invalidations: Invalidations = session.info[SESSION_INFO_KEY]
+
     async def invalidate() -> None:
+        # The shared entry first: a process told to forget its copy reads the new one.
         await cache.invalidate_tags(POPULAR_TAG)
+        await invalidations.invalidate(POPULAR_LOCAL, [POPULAR_TAG])
 
     after_commit(session, invalidate)
 
 
-async def popular(session: AsyncSession, *, cache: AppCache) -> list[dict[str, Any]]:
-    """The most ordered items, as JSON-ready v1 dicts, from the cache when it has them."""
+async def popular(reads: Reads, *, cache: AppCache, invalidations: Invalidations) -> bytes:
+    """The most ordered items as a v1 JSON array, from memory or the cache when they have it."""
+    local = invalidations.cache(POPULAR_LOCAL, ttl_seconds=POPULAR_TTL_SECONDS, max_entries=1)
+    body: bytes | None = local.get(POPULAR_KEY)
+    if body is not None:
+        return body
+    stamp = local.stamp()
 
-    async def compute() -> list[dict[str, Any]]:
-        items = await repository.most_sold(session, limit=POPULAR_SIZE)
-        return [ItemRead.of(item).model_dump(mode="json") for item in items]
+    async def compute() -> str:
+        rows = await repository.read_most_sold(reads, limit=POPULAR_SIZE)
+        items = [ItemRead.fields_of(row) for row in rows]
+        return orjson.dumps(items, option=orjson.OPT_UTC_Z).decode()
 
-    return await cache.get_or_compute(
+    text = await cache.get_or_compute(
         POPULAR_KEY, compute, ttl=POPULAR_TTL_SECONDS, tags=(POPULAR_TAG,)
     )
+    body = text.encode()
+    local.put(POPULAR_KEY, body, stamp=stamp, tags=[POPULAR_TAG])
+    return body

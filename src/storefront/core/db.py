@@ -1,11 +1,12 @@
 """The engine, the unit of work per request, and side effects that wait for the commit."""
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -19,12 +20,29 @@ from sqlalchemy.pool import StaticPool
 from starlette.requests import HTTPConnection
 
 from storefront.core.config import Settings
+from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
+from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
+from storefront.core.reads import EngineReads, PoolReads, Reads
 
-AfterCommit = Callable[[], Awaitable[None]]
+__all__ = ["AfterCommit", "Database", "DbReads", "DbSession", "after_commit", "unit_of_work"]
+
 SQLITE_BEGIN = "storefront_sqlite_begin"
-EFFECTS_KEY = "storefront.after_commit"
 
 logger = logging.getLogger("storefront.db")
+
+
+def _server_options(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection options, for SQLAlchemy's pool and the read pool alike."""
+    statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
+    return {
+        "timeout": settings.db_connect_timeout_seconds,
+        "command_timeout": settings.db_statement_timeout_seconds,
+        "server_settings": {
+            "application_name": "storefront",
+            "statement_timeout": str(statement_timeout_ms),
+            "idle_in_transaction_session_timeout": str(statement_timeout_ms * 2),
+        },
+    }
 
 
 def _engine_options(settings: Settings) -> dict[str, Any]:
@@ -41,21 +59,12 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         # A file has no server to lose the connection: no ping before each checkout (on
         # aiosqlite every statement is a round trip to its thread).
         return {**pool, "connect_args": connect_args}
-    statement_timeout_ms = int(settings.db_statement_timeout_seconds * 1000)
     return {
         **pool,
         # A server restart or an idle timeout drops connections: ping before each checkout.
         "pool_pre_ping": True,
         "pool_recycle": 1800,
-        "connect_args": {
-            "timeout": settings.db_connect_timeout_seconds,
-            "command_timeout": settings.db_statement_timeout_seconds,
-            "server_settings": {
-                "application_name": "storefront",
-                "statement_timeout": str(statement_timeout_ms),
-                "idle_in_transaction_session_timeout": str(statement_timeout_ms * 2),
-            },
-        },
+        "connect_args": _server_options(settings),
     }
 
 
@@ -107,28 +116,50 @@ class Database:
             # is the one-process embedded mode; serialising its units costs little there.
             # Plain connections (readiness checks) stay deferred: they only read.
             units = self.engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        self.sessionmaker = async_sessionmaker(units, expire_on_commit=False)
+        self.invalidations = Invalidations()
+        self.sessionmaker = async_sessionmaker(
+            units, expire_on_commit=False, info=self.session_info
+        )
+        self.reads: Reads = _reads(self.engine, settings)
+
+    @property
+    def session_info(self) -> dict[str, Any]:
+        """What every unit of work's session carries (for `invalidate_after_commit`)."""
+        return {SESSION_INFO_KEY: self.invalidations}
 
     async def dispose(self) -> None:
+        await self.reads.aclose()
         await self.engine.dispose()
 
 
-def after_commit(session: AsyncSession, effect: AfterCommit) -> None:
-    """Run `effect` once the unit of work that owns `session` has committed.
-
-    Effects are awaited before the response is sent (so an enqueue has at least been
-    attempted when the client hears back): keep them short and bounded by their own
-    timeouts. A failing effect is logged; the commit stands.
-    """
-    session.info.setdefault(EFFECTS_KEY, []).append(effect)
+# Options of SQLAlchemy's asyncpg adapter that asyncpg itself does not take.
+_ADAPTER_OPTIONS = ("prepared_statement_cache_size", "prepared_statement_name_func")
 
 
-async def _run_effects(effects: list[AfterCommit]) -> None:
-    for effect in effects:
-        try:
-            await effect()
-        except Exception:
-            logger.exception("after-commit effect failed", extra={"effect": repr(effect)})
+async def _keep_session(_: asyncpg.Connection) -> None:
+    """Reads change nothing in a session (no SET, LISTEN, cursor or lock): releasing a
+    connection needs no reset query, which was a second round trip per read."""
+
+
+def _reads(engine: AsyncEngine, settings: Settings) -> Reads:
+    if settings.is_sqlite:
+        return EngineReads(engine)
+    _, url_options = engine.dialect.create_connect_args(engine.url)
+    for name in _ADAPTER_OPTIONS:
+        url_options.pop(name, None)
+    options = {**url_options, **_server_options(settings)}
+
+    def connect() -> Awaitable[asyncpg.Pool]:
+        # Idle connections close after a while; none are opened before the first read.
+        return asyncpg.create_pool(
+            min_size=0,
+            max_size=settings.db_pool_size,
+            max_inactive_connection_lifetime=300,
+            reset=_keep_session,
+            **options,
+        )
+
+    return PoolReads(engine.dialect, connect, acquire_timeout=settings.db_pool_timeout_seconds)
 
 
 async def _rollback(session: AsyncSession) -> None:
@@ -151,11 +182,11 @@ async def unit_of_work(
             yield session
             await session.commit()
         except BaseException:
-            session.info.pop(EFFECTS_KEY, None)
+            pop_effects(session)
             await _rollback(session)
             raise
-        effects: list[AfterCommit] = session.info.pop(EFFECTS_KEY, [])
-    await _run_effects(effects)
+        effects = pop_effects(session)
+    await run_effects(effects)
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -175,6 +206,21 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
             await session.connection(execution_options={SQLITE_BEGIN: "DEFERRED"})
         yield session
 
+
+async def get_reads(connection: HTTPConnection) -> Reads:
+    database: Database = connection.state.database
+    return database.reads
+
+
+DbReads = Annotated[Reads, Depends(get_reads)]
+
+
+async def get_invalidations(connection: HTTPConnection) -> Invalidations:
+    database: Database = connection.state.database
+    return database.invalidations
+
+
+DbInvalidations = Annotated[Invalidations, Depends(get_invalidations)]
 
 # scope="function" closes the unit of work before the response is sent, so a failed
 # commit still reaches the client as an error instead of a silently lost write.

@@ -33,6 +33,12 @@ class UtcDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetimes are refused: use datetime.now(UTC)")
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # asyncpg already hands back aware UTC datetimes: nothing to do per value.
+        if dialect.driver == "asyncpg":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None

@@ -28,4 +28,5 @@ def to_number(minor: int) -> float:
 
 
 def to_text(minor: int) -> str:
-    return f"{to_decimal(minor):.2f}"
+    whole, cents = divmod(abs(minor), 100)
+    return f"{'-' if minor < 0 else ''}{whole}.{cents:02d}"

@@ -54,6 +54,17 @@ class Page(BaseModel, Generic[ItemT]):
         )
 
 
+def page_fields(items: list[Any], *, total: int, params: PageParams) -> dict[str, Any]:
+    """A `Page`'s JSON object, for a route that answers with its body ready-made."""
+    return {
+        "items": items,
+        "total": total,
+        "page": params.page,
+        "per_page": params.per_page,
+        "pages": math.ceil(total / params.per_page) if total else 0,
+    }
+
+
 @dataclass(frozen=True)
 class PageResult(Generic[ItemT]):
     """One page of ORM rows and the total they were taken from."""

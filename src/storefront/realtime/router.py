@@ -5,28 +5,29 @@ from typing import Annotated
 from fastapi import APIRouter, Query, WebSocket
 
 from storefront.auth import service as auth_service
+from storefront.auth.identities import Principal, identities
 from storefront.core.config import Settings
-from storefront.core.db import Database, unit_of_work
+from storefront.core.db import Database
 from storefront.core.errors import Unauthorized
 from storefront.realtime.connection import Limits, RoomConnection
 from storefront.realtime.service import ROOM_NAME, may_join
-from storefront.users.models import User
 
 CLOSE_POLICY_VIOLATION = 1008
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
 
-async def authenticate(websocket: WebSocket, token: str | None) -> User | None:
-    """The token's user, from a unit of work that ends here: no database connection is
-    held for the life of the socket."""
+async def authenticate(websocket: WebSocket, token: str | None) -> Principal | None:
+    """The token's user, read once: no database connection is held for the life of the
+    socket."""
     if not token:
         return None
     settings: Settings = websocket.state.settings
     database: Database = websocket.state.database
     try:
-        async with unit_of_work(database.sessionmaker) as session:
-            return await auth_service.authenticate_token(session, settings=settings, token=token)
+        return await auth_service.authenticate_token(
+            database.reads, identities(database.invalidations), settings=settings, token=token
+        )
     except Unauthorized:
         return None
 

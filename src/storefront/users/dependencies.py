@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from storefront.auth.dependencies import AdminUser
+from storefront.auth.dependencies import AdminUser, CurrentUser
 from storefront.core.db import DbSession
 from storefront.users import service
 from storefront.users.models import User
@@ -16,3 +16,11 @@ async def load_managed_user(session: DbSession, _: AdminUser, user_id: UserId) -
 
 
 ManagedUser = Annotated[User, Depends(load_managed_user)]
+
+
+async def load_current_account(session: DbSession, user: CurrentUser) -> User:
+    """The caller's own account, in the request's unit of work: for routes that change it."""
+    return await service.get(session, user.id)
+
+
+CurrentAccount = Annotated[User, Depends(load_current_account)]

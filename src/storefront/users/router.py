@@ -11,7 +11,7 @@ from storefront.jobs.dependencies import Queue
 from storefront.kit.pagination import Page, Pagination
 from storefront.kit.routing import domain_router
 from storefront.users import service
-from storefront.users.dependencies import ManagedUser
+from storefront.users.dependencies import CurrentAccount, ManagedUser
 from storefront.users.schemas import (
     PasswordChange,
     UserAccessUpdate,
@@ -50,7 +50,7 @@ async def get_current_user(user: CurrentUser) -> UserRead:
 
 @router.patch("/users/me", response_model=UserRead, responses=problem_responses(401, 409, 422))
 async def update_current_user(
-    session: DbSession, user: CurrentUser, data: UserProfileUpdate
+    session: DbSession, user: CurrentAccount, data: UserProfileUpdate
 ) -> UserRead:
     return UserRead.model_validate(await service.update_profile(session, user, data=data))
 
@@ -63,7 +63,7 @@ async def update_current_user(
 async def change_password(
     request: Request,
     session: DbSession,
-    user: CurrentUser,
+    user: CurrentAccount,
     data: PasswordChange,
     passwords: Passwords,
 ) -> None:
@@ -109,5 +109,5 @@ async def update_user(
     """Change a user's role or deactivate them: a deactivated user's tokens and keys stop
     working at once."""
     return UserRead.model_validate(
-        await service.update_access(session, user, actor=admin, data=data)
+        await service.update_access(session, user, actor_id=admin.id, data=data)
     )

@@ -1,5 +1,6 @@
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storefront.auth.identities import forget_user_after_commit
 from storefront.core.security import PasswordHasher
 from storefront.jobs.queue import JobQueue
 from storefront.kit.models import utc_now
@@ -79,12 +80,14 @@ async def update_profile(session: AsyncSession, user: User, *, data: UserProfile
         user.email = data.email
         user.email_key = email_key(data.email)
     await repository.flush_unique_email(session)
+    forget_user_after_commit(session, user.id)
     return user
 
 
-def end_sessions(user: User) -> None:
+def end_sessions(session: AsyncSession, user: User) -> None:
     """Every session of the user (refresh and access tokens alike) stops working."""
     user.token_version += 1
+    forget_user_after_commit(session, user.id)
 
 
 async def change_password(
@@ -105,7 +108,7 @@ async def set_password(
     session: AsyncSession, user: User, *, password: str, hasher: PasswordHasher
 ) -> None:
     user.password_hash = await hasher.hash(password)
-    end_sessions(user)
+    end_sessions(session, user)
     await session.flush()
 
 
@@ -115,13 +118,14 @@ async def record_login(session: AsyncSession, user: User, *, rehashed: str | Non
     if rehashed is not None:
         user.password_hash = rehashed
     await session.flush()
+    forget_user_after_commit(session, user.id)
 
 
 async def update_access(
-    session: AsyncSession, user: User, *, actor: User, data: UserAccessUpdate
+    session: AsyncSession, user: User, *, actor_id: int, data: UserAccessUpdate
 ) -> User:
     demoted = data.role is not None and data.role != Role.ADMIN
-    if user.id == actor.id and (demoted or data.is_active is False):
+    if user.id == actor_id and (demoted or data.is_active is False):
         # An admin locking themselves out could leave nobody to undo it.
         raise OwnAccessUnchangeable()
     if data.role is not None:
@@ -129,6 +133,7 @@ async def update_access(
     if data.is_active is not None and data.is_active != user.is_active:
         user.is_active = data.is_active
         if not data.is_active:
-            end_sessions(user)
+            end_sessions(session, user)
     await session.flush()
+    forget_user_after_commit(session, user.id)
     return user

@@ -2,8 +2,9 @@
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 import orjson
 
@@ -28,6 +29,35 @@ def decode(raw: bytes) -> dict[str, JSON] | None:
     return data if isinstance(data, dict) else None
 
 
+class Consumer(Protocol):
+    channel: str
+
+    def offer(self, message: Message) -> bool:
+        """Take `message` without waiting; False when this consumer is gone."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Listener:
+    """A consumer that handles each message at once, in the hub's reader: for quick,
+    synchronous work (forgetting cache entries), never for I/O."""
+
+    def __init__(self, channel: str, handle: Callable[[Message], None]) -> None:
+        self.channel = channel
+        self._handle = handle
+
+    def offer(self, message: Message) -> bool:
+        try:
+            self._handle(message)
+        except Exception:
+            logger.exception("a pub/sub listener failed", extra={"channel": self.channel})
+        return True
+
+    def close(self) -> None:
+        pass
+
+
 class Hub(ABC):
     """Channels of JSON objects: each subscriber gets every message published after it
     subscribed, in order, exactly once; a subscriber that falls behind is dropped, never
@@ -38,7 +68,7 @@ class Hub(ABC):
         self._queue_size = queue_size
         # A channel stays listed from its first subscriber's arrival until the last one
         # leaves: a consumer dropped for overflowing no longer receives, but still holds it.
-        self._consumers: dict[str, set[Subscription]] = {}
+        self._consumers: dict[str, set[Consumer]] = {}
         self._closed = False
 
     @abstractmethod
@@ -55,6 +85,19 @@ class Hub(ABC):
             for subscription in consumers:
                 subscription.close()
         self._consumers.clear()
+
+    @abstractmethod
+    def delivery_epoch(self, within_seconds: float) -> int | None:
+        """Whether everything published up to `within_seconds` ago has reached this
+        process: the current epoch if so, else None. The epoch changes whenever delivery
+        may have had a gap (a lost connection), so state derived from messages under an
+        older epoch is not to be trusted any more."""
+
+    async def listen(self, channel: str, handle: Callable[[Message], None]) -> None:
+        """Call `handle` with every message of `channel` until the hub closes."""
+        self._check_open()
+        self._consumers.setdefault(channel, set()).add(Listener(channel, handle))
+        await self._listen(channel)
 
     def consumer_count(self, channel: str) -> int:
         return len(self._consumers.get(channel, ()))
@@ -79,7 +122,7 @@ class Hub(ABC):
         """`channel` has lost its last subscriber. Synchronous, so that leaving works even
         inside a cancelled task."""
 
-    def _leave(self, subscription: Subscription) -> None:
+    def _leave(self, subscription: Consumer) -> None:
         consumers = self._consumers.get(subscription.channel)
         if consumers is None:
             return

@@ -13,6 +13,9 @@ class InMemoryHub(Hub):
         # share the publisher's (mutable) objects.
         self._deliver(channel, encode(message))
 
+    def delivery_epoch(self, within_seconds: float) -> int | None:
+        return 0  # delivery is a direct call: nothing is ever missed
+
     # Nothing to connect to: delivery is a direct call, so a subscriber listens at once.
     async def start(self) -> None:
         pass

@@ -7,6 +7,7 @@ never reaches it. Live updates tolerate that; anything that must not be lost is 
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,6 +42,10 @@ class RedisHub(Hub):
     timeout; entering `subscribe` raises it when Redis does not confirm the subscription.
     A subscription that is already open survives outages: the reader reconnects with
     back-off and subscribes again to every channel that still has a subscriber.
+
+    Every `heartbeat_seconds` the reader pings Redis on the subscribed connection. Redis
+    answers in order with the messages it pushes, so a pong proves that everything
+    published before its ping has arrived: `delivery_epoch` says how recently that was.
     """
 
     def __init__(
@@ -52,7 +57,7 @@ class RedisHub(Hub):
         queue_size: int,
         timeout_seconds: float,
         keepalive_seconds: float = 10.0,
-        poll_seconds: float = 1.0,
+        heartbeat_seconds: float = 0.25,
         backoff: Backoff | None = None,
     ) -> None:
         super().__init__(queue_size=queue_size)
@@ -60,7 +65,7 @@ class RedisHub(Hub):
         self._owns_publisher = owns_publisher
         self._timeout = timeout_seconds
         self._keepalive = keepalive_seconds
-        self._poll = poll_seconds
+        self._heartbeat = heartbeat_seconds
         self._backoff = backoff or Backoff()
         self._subscriber = Redis.from_url(
             url,
@@ -80,10 +85,20 @@ class RedisHub(Hub):
         self._broken = False
         self._reader: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # When the pings still unanswered were sent, oldest first, and when the latest
+        # answered one was: delivery is known complete up to then, in this epoch.
+        self._pings: deque[float] = deque()
+        self._confirmed_at = float("-inf")
+        self._epoch = 0
 
     @property
     def is_connected(self) -> bool:
         return self._pubsub is not None
+
+    def delivery_epoch(self, within_seconds: float) -> int | None:
+        if asyncio.get_running_loop().time() - self._confirmed_at > within_seconds:
+            return None
+        return self._epoch
 
     async def start(self) -> None:
         if self._reader is None:
@@ -182,6 +197,10 @@ class RedisHub(Hub):
 
     async def _disconnect(self) -> None:
         async with self._lock:
+            # What arrives on a new connection may follow a gap: a new epoch.
+            self._epoch += 1
+            self._confirmed_at = float("-inf")
+            self._pings.clear()
             pubsub, self._pubsub = self._pubsub, None
             self._subscribed.clear()
             self._unconfirmed.clear()
@@ -193,25 +212,30 @@ class RedisHub(Hub):
 
     async def _read(self, pubsub: PubSub) -> None:
         loop = asyncio.get_running_loop()
-        heard_at, pinged = loop.time(), False
+        heard_at = pinged_at = loop.time()
         while not self._broken:
-            message = await pubsub.get_message(timeout=self._poll)
+            now = loop.time()
+            if now - pinged_at >= self._heartbeat:
+                self._pings.append(now)
+                pinged_at = now
+                await pubsub.ping()
+            message = await pubsub.get_message(timeout=self._heartbeat)
             if message is not None:
-                heard_at, pinged = loop.time(), False
+                heard_at = loop.time()
                 self._handle(message)
                 continue
-            # A silent connection may be a dead one (no RST across a partition): ping it.
+            # A silent connection may be a dead one (no RST across a partition).
             silence = loop.time() - heard_at
-            if pinged and silence > self._keepalive + self._timeout:
+            if silence > self._keepalive + self._timeout:
                 raise RedisConnectionError(f"no reply from Redis for {silence:.1f}s")
-            if not pinged and silence > self._keepalive:
-                await pubsub.ping()
-                pinged = True
         raise RedisConnectionError("a subscribe or unsubscribe command failed")
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == "message":
+        if kind == "pong":
+            if self._pings:
+                self._confirmed_at = self._pings.popleft()
+        elif kind == "message":
             self._deliver(self._local_name(message["channel"]), message["data"])
         elif kind == "subscribe":
             self._confirm(self._local_name(message["channel"]))

@@ -4,8 +4,6 @@ import math
 import time
 from dataclasses import dataclass
 
-from limits.util import WindowStats
-
 # Where the dependency leaves the decision for the observability middleware, which adds
 # its headers to whatever response the route ends with (404s and 422s included). A scope
 # key rather than `request.state`: state can be one dict shared by every request (as
@@ -23,12 +21,11 @@ class RateLimitDecision:
     reset_after: int
 
     @classmethod
-    def from_stats(
-        cls, policy: str, *, allowed: bool, limit: int, stats: WindowStats
+    def of(
+        cls, policy: str, *, allowed: bool, limit: int, remaining: int, reset_at: float
     ) -> "RateLimitDecision":
-        reset_after = max(0, math.ceil(stats.reset_time - time.time()))
-        remaining = 0 if not allowed else max(0, stats.remaining)
-        return cls(policy, allowed, limit, remaining, reset_after)
+        reset_after = max(0, math.ceil(reset_at - time.time()))
+        return cls(policy, allowed, limit, max(0, remaining) if allowed else 0, reset_after)
 
     @property
     def retry_after(self) -> int:

@@ -1,7 +1,8 @@
 """The rate limiter: named policies over `limits`' sliding-window counter.
 
-Each hit is one atomic Lua script in Redis (or a lock-guarded update in memory), so any
-number of API processes sharing a Redis share one budget per client.
+Budgets are taken from the storage in blocks (blocks.py): one atomic Lua script in Redis
+(or an update in memory) per block, so any number of API processes sharing a Redis share
+one budget per client. The login and search policies take one request at a time.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -9,19 +10,24 @@ from typing import Any, Literal
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.errors import StorageError
-from redis.asyncio import ConnectionPool
+from redis.asyncio import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from storefront.core.config import Settings
+from storefront.core.ratelimit.blocks import Blocks
 from storefront.core.ratelimit.client_ip import TrustedNetworks, parse_trusted_networks
 from storefront.core.ratelimit.decision import RateLimitDecision
 from storefront.core.ratelimit.outage import STORAGE_RETRY_SECONDS, StorageOutage
 
 PolicyName = Literal["default", "login", "search"]
+# Policies counted in blocks of up to this share of their limit (see blocks.py).
+BLOCK_SHARE: dict[str, float] = {"default": 0.02}
+# Redis connections of one process's limiter, and how long a request waits for a free
+# one: a busy pool is not an outage (see outage.py), only a timeout is.
+MAX_CONNECTIONS = 32
 
 # Redis errors, and what a socket raises below redis-py (TimeoutError is an OSError).
 STORAGE_ERRORS = (RedisError, StorageError, OSError)
@@ -42,7 +48,10 @@ class RateLimiter:
         self.trusted_networks = trusted_networks
         self.enabled = enabled
         self.outage = outage or StorageOutage()
-        self._strategy = SlidingWindowCounterRateLimiter(storage)
+        self._blocks = {
+            name: Blocks(storage, item, max_block=int(item.amount * BLOCK_SHARE.get(name, 0.0)))
+            for name, item in self.policies.items()
+        }
         self._close_storage = close_storage
 
     async def hit(self, policy: PolicyName, key: str) -> RateLimitDecision | None:
@@ -52,15 +61,19 @@ class RateLimiter:
         request is let through (failing open)."""
         if not self.enabled or self.outage.should_skip_storage():
             return None
-        item = self.policies[policy]
         try:
-            allowed = await self._strategy.hit(item, policy, key)
-            stats = await self._strategy.get_window_stats(item, policy, key)
+            verdict = await self._blocks[policy].hit(f"{policy}/{key}")
         except STORAGE_ERRORS as error:
             self.outage.record_failure(error)
             return None
         self.outage.record_success()
-        return RateLimitDecision.from_stats(policy, allowed=allowed, limit=item.amount, stats=stats)
+        return RateLimitDecision.of(
+            policy,
+            allowed=verdict.allowed,
+            limit=self.policies[policy].amount,
+            remaining=verdict.remaining,
+            reset_at=verdict.reset_at,
+        )
 
     async def aclose(self) -> None:
         if self._close_storage is not None:
@@ -96,18 +109,20 @@ def create_rate_limiter(
     )
 
 
-def _redis_pool(settings: Settings) -> ConnectionPool:
+def _redis_pool(settings: Settings) -> BlockingConnectionPool:
     # Fail fast: a limiter that waits on a dead Redis delays every request it guards. One
     # immediate retry hides a connection dropped by a Redis restart.
-    return ConnectionPool.from_url(
+    return BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=MAX_CONNECTIONS,
+        timeout=settings.redis_timeout_seconds,
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         retry=Retry(NoBackoff(), retries=1),
     )
 
 
-def _redis_storage(redis_url: str, pool: ConnectionPool, key_prefix: str) -> RedisStorage:
+def _redis_storage(redis_url: str, pool: BlockingConnectionPool, key_prefix: str) -> RedisStorage:
     # `limits` reads a unix:// URL as a Valkey one; its own spelling for a Redis socket is
     # redis+unix://. The pool, built from the real URL, is what connects.
     storage_uri = "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
