@@ -1,20 +1,18 @@
 """One attempt at building a report: mark it running, stream its orders batch by batch
-into a temporary file, store the file, then record it and queue the admin's mail in one
-transaction.
+into a partial file of the storage, store it, then record it and queue the admin's mail in
+one transaction.
 
 The result is produced once: that last transaction only succeeds for the attempt that
 still owns the running report, and a run that finds the report already built does
 nothing. Any other copy (a runner whose lease was taken over, a commit that failed)
 deletes the object it stored; a worker killed before that commit has stored nothing the
-report points at, and the next attempt starts from scratch.
+report points at, and the next attempt starts from scratch. What a killed build was
+writing stays under the storage's `.partial/`, where the purge job removes it.
 """
 
 import logging
-import os
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -62,9 +60,9 @@ async def run(context: JobContext, report_id: uuid.UUID) -> None:
 
 
 async def _build_and_store(context: JobContext, report: Report, storage: LocalStorage) -> None:
-    async with _temporary_path(f".{report.format}") as path:
-        summary = await _write(context, report, path)
-        stored = await storage.save_file(path)
+    async with storage.partial_file(suffix=f".{report.format}") as partial:
+        summary = await _write(context, report, partial.path)
+        stored = await storage.store(partial)
     try:
         async with unit_of_work(context.database.sessionmaker) as session:
             recorded = await _record_success(session, context, report, stored, summary)
@@ -186,19 +184,3 @@ def describe_period(date_from: date | None, date_to: date | None) -> str:
     if date_to:
         return f"up to {date_to.isoformat()} (UTC)"
     return "all orders"
-
-
-@asynccontextmanager
-async def _temporary_path(suffix: str) -> AsyncIterator[Path]:
-    def create() -> Path:
-        # mkstemp: a fresh name, readable by this user only.
-        handle, name = tempfile.mkstemp(prefix="storefront-report-", suffix=suffix)
-        os.close(handle)
-        return Path(name)
-
-    path = await anyio.to_thread.run_sync(create)
-    try:
-        yield path
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))
