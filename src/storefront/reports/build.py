@@ -22,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.core.db import unit_of_work
 from storefront.core.storage import LocalStorage, StoredObject, create_storage
-from storefront.jobs.registry import JobContext, PermanentJobError
+from storefront.jobs.registry import JobContext
 from storefront.kit.models import utc_now
 from storefront.mail import service as mail_service
 from storefront.orders import sales as order_sales
 from storefront.orders.sales import Sale
-from storefront.reports import repository
+from storefront.reports import failures, repository
 from storefront.reports.csv_output import CsvReportWriter
 from storefront.reports.models import Report, ReportFormat
 from storefront.reports.pdf_output import Heading, PdfReportWriter
@@ -55,7 +55,7 @@ async def run(context: JobContext, report_id: uuid.UUID) -> None:
     try:
         await _build_and_store(context, report, create_storage(context.settings))
     except Exception as error:
-        await _record_failure(context, report, error)
+        await failures.record_failure(context, report, error)
         raise
 
 
@@ -134,24 +134,6 @@ async def _record_success(
         context={"report_id": str(report.id), "kind": report.kind.value},
     )
     return True
-
-
-async def _record_failure(context: JobContext, report: Report, error: Exception) -> None:
-    final = context.is_last_attempt or isinstance(error, PermanentJobError)
-    # Admins read this: an exception's own text may carry SQL or paths, its type does not.
-    reason = str(error) if isinstance(error, PermanentJobError) else type(error).__name__
-    if final:
-        message = f"The report could not be built ({reason})."
-    else:
-        message = f"Attempt {context.attempt} of {context.max_attempts} failed ({reason})."
-    try:
-        async with unit_of_work(context.database.sessionmaker) as session:
-            await repository.record_failure(
-                session, report.id, attempt=context.attempt, error=message, final=final
-            )
-    except Exception:
-        # The job row still records the failure, and the report shows it from there.
-        logger.warning("could not record a report failure", exc_info=True)
 
 
 def _writer_for(report: Report, path: Path) -> ReportWriter:
