@@ -3,6 +3,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 CheckState = Literal["ok", "error", "disabled"]
+StorageState = Literal["ok", "error"]
 
 
 class Liveness(BaseModel):
@@ -12,7 +13,7 @@ class Liveness(BaseModel):
 class ReadinessChecks(BaseModel):
     database: CheckState = Field(description="`SELECT 1` answered within the timeout.")
     redis: CheckState = Field(description="PING answered; `disabled` without REDIS_URL.")
-    storage: CheckState = Field(
+    storage: StorageState = Field(
         description=(
             "STORAGE_DIR accepts a new file and has at least UPLOAD_MAX_BYTES free "
             "(room for one more upload of the largest size allowed)."

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storefront.core.db import Database, unit_of_work
 from storefront.core.storage import LocalStorage
-from storefront.health.schemas import CheckState, Readiness, ReadinessChecks
+from storefront.health.schemas import CheckState, Readiness, ReadinessChecks, StorageState
 from storefront.jobs import service as jobs_service
 
 logger = logging.getLogger("storefront.health")
@@ -58,7 +58,7 @@ def _probe(storage: LocalStorage) -> int:
 
 async def check_storage(
     storage: LocalStorage, *, min_free_bytes: int, timeout: float
-) -> CheckState:
+) -> StorageState:
     """An error when the storage cannot be written, or has less than `min_free_bytes` free:
     the next upload of the largest size allowed would not fit."""
     try:
