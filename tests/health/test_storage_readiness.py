@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from storefront.core.config import Settings
 from storefront.core.storage import LocalStorage
+from storefront.health import service
 from storefront.main import create_app
 from tests.conftest import running_client
 from tests.fixtures.tmpfs import fill, tmpfs
@@ -93,6 +94,9 @@ def hung_storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     monkeypatch.setattr(LocalStorage, "probe", hangs)
     yield probes
     release.set()
+    # The abandoned probe's thread lets go before the next test probes.
+    assert service._STORAGE_PROBE.acquire(timeout=5)
+    service._STORAGE_PROBE.release()
 
 
 async def test_a_hung_storage_probe_times_out_and_does_not_pile_up(
