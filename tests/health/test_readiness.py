@@ -44,7 +44,7 @@ async def test_unreachable_redis_is_a_503_naming_the_check(settings: Settings) -
     assert response.status_code == 503
     assert response.json() == {
         "status": "degraded",
-        "checks": {"database": "ok", "redis": "error"},
+        "checks": {"database": "ok", "redis": "error", "storage": "ok"},
     }
 
 
@@ -85,11 +85,11 @@ async def test_readiness_follows_dependencies_down_and_back(
         await redis_proxy.cut()
         down = await client.get("/health/ready")
         assert down.status_code == 503
-        assert down.json()["checks"] == {"database": "error", "redis": "error"}
+        assert down.json()["checks"] == {"database": "error", "redis": "error", "storage": "ok"}
         assert (await client.get("/health/live")).status_code == 200
 
         await db_proxy.start()
         await redis_proxy.start()
         back = await client.get("/health/ready")
         assert back.status_code == 200, back.json()
-        assert back.json()["checks"] == {"database": "ok", "redis": "ok"}
+        assert back.json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}

@@ -90,6 +90,13 @@ class RateLimited(AppError):
     default_detail = "Too many requests; retry later."
 
 
+class InsufficientStorage(AppError):
+    status_code = 507
+    code = "INSUFFICIENT_STORAGE"
+    title = "Insufficient Storage"
+    default_detail = "The server has no room left to store this; retry later."
+
+
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"

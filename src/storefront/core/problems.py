@@ -43,6 +43,7 @@ STATUS_CODES: Mapping[int, str] = {
     429: "RATE_LIMITED",
     500: "INTERNAL_ERROR",
     503: "SERVICE_UNAVAILABLE",
+    507: "INSUFFICIENT_STORAGE",
 }
 
 logger = logging.getLogger("storefront.errors")

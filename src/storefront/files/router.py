@@ -34,13 +34,14 @@ DOWNLOAD_HEADERS = {
     response_model=FileRead,
     status_code=status.HTTP_201_CREATED,
     openapi_extra=multipart_file_body(allowed=ALLOWED_TYPES),
-    responses=problem_responses(400, 413, 415, 422),
+    responses=problem_responses(400, 413, 415, 422, 507),
 )
 async def upload_file(
     request: Request, session: DbSession, user: CurrentUser, storage: Storage, response: Response
 ) -> FileRead:
     """Store a JPEG, PNG, WebP or PDF file (recognised by its content) of at most
-    UPLOAD_MAX_BYTES."""
+    UPLOAD_MAX_BYTES. 507 when the server's storage is full: nothing was kept, and the
+    same upload can be retried later."""
     max_bytes = request.state.settings.upload_max_bytes
     async with receive_upload(
         request, session, storage, max_bytes=max_bytes, allowed=ALLOWED_TYPES

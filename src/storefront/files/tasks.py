@@ -9,7 +9,11 @@ from storefront.core.storage import create_storage
 from storefront.jobs.registry import JobContext, job
 
 PURGE_PARTIAL_UPLOADS = "files.purge_partial_uploads"
-# Far longer than any upload of UPLOAD_MAX_BYTES takes, so one still streaming is safe.
+# A partial file nobody holds any more (its process died) goes once this old; younger,
+# its writer may not have taken the lock yet.
+ABANDONED_AFTER = timedelta(hours=1)
+# Where locks do not work: far longer than any upload of UPLOAD_MAX_BYTES or report build
+# takes, so one still being written is safe.
 PARTIAL_MAX_AGE = timedelta(hours=24)
 
 logger = logging.getLogger("storefront.files")
@@ -21,7 +25,10 @@ class NoPayload(BaseModel):
 
 @job(PURGE_PARTIAL_UPLOADS, NoPayload, every_seconds=3600.0)
 async def purge_partial_uploads(context: JobContext, _: NoPayload) -> None:
-    """A process killed mid-upload leaves its temporary file behind; nothing else does."""
-    removed = await create_storage(context.settings).purge_partials(older_than=PARTIAL_MAX_AGE)
+    """A process killed mid-upload or mid-report leaves its partial file behind; nothing
+    else does."""
+    removed = await create_storage(context.settings).purge_partials(
+        abandoned_after=ABANDONED_AFTER, older_than=PARTIAL_MAX_AGE
+    )
     if removed:
-        logger.info("removed abandoned partial uploads", extra={"count": removed})
+        logger.info("removed abandoned partial files", extra={"count": removed})

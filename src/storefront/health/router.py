@@ -2,6 +2,7 @@ from fastapi import Request, Response
 from starlette.responses import PlainTextResponse
 
 from storefront.core.metrics import CONTENT_TYPE, Metrics
+from storefront.core.storage import create_storage
 from storefront.health import service
 from storefront.health.schemas import Liveness, Readiness
 from storefront.kit.routing import domain_router
@@ -10,7 +11,10 @@ router = domain_router(tags=["health"])
 metrics_router = domain_router(tags=["health"])
 
 READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
-    503: {"model": Readiness, "description": "A dependency is failing."}
+    503: {
+        "model": Readiness,
+        "description": "A dependency is failing, or storage is (nearly) full.",
+    }
 }
 
 
@@ -21,10 +25,13 @@ async def health_live() -> Liveness:
 
 async def _readiness(request: Request, response: Response) -> Readiness:
     state = request.state
+    settings = state.settings
     readiness = await service.check_readiness(
         state.database.engine,
         state.redis,
-        timeout=state.settings.health_check_timeout_seconds,
+        create_storage(settings),
+        min_free_bytes=settings.upload_max_bytes,
+        timeout=settings.health_check_timeout_seconds,
     )
     if readiness.status != "healthy":
         response.status_code = 503

@@ -1,20 +1,18 @@
 """One attempt at building a report: mark it running, stream its orders batch by batch
-into a temporary file, store the file, then record it and queue the admin's mail in one
-transaction.
+into a partial file of the storage, store it, then record it and queue the admin's mail in
+one transaction.
 
 The result is produced once: that last transaction only succeeds for the attempt that
 still owns the running report, and a run that finds the report already built does
 nothing. Any other copy (a runner whose lease was taken over, a commit that failed)
 deletes the object it stored; a worker killed before that commit has stored nothing the
-report points at, and the next attempt starts from scratch.
+report points at, and the next attempt starts from scratch. What a killed build was
+writing stays under the storage's `.partial/`, where the purge job removes it.
 """
 
 import logging
-import os
-import tempfile
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Protocol
@@ -24,12 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.core.db import unit_of_work
 from storefront.core.storage import LocalStorage, StoredObject, create_storage
-from storefront.jobs.registry import JobContext, PermanentJobError
+from storefront.jobs.registry import JobContext
 from storefront.kit.models import utc_now
 from storefront.mail import service as mail_service
 from storefront.orders import sales as order_sales
 from storefront.orders.sales import Sale
-from storefront.reports import repository
+from storefront.reports import failures, repository
 from storefront.reports.csv_output import CsvReportWriter
 from storefront.reports.models import Report, ReportFormat
 from storefront.reports.pdf_output import Heading, PdfReportWriter
@@ -57,14 +55,14 @@ async def run(context: JobContext, report_id: uuid.UUID) -> None:
     try:
         await _build_and_store(context, report, create_storage(context.settings))
     except Exception as error:
-        await _record_failure(context, report, error)
+        await failures.record_failure(context, report, error)
         raise
 
 
 async def _build_and_store(context: JobContext, report: Report, storage: LocalStorage) -> None:
-    async with _temporary_path(f".{report.format}") as path:
-        summary = await _write(context, report, path)
-        stored = await storage.save_file(path)
+    async with storage.partial_file(suffix=f".{report.format}") as partial:
+        summary = await _write(context, report, partial.path)
+        stored = await storage.store(partial)
     try:
         async with unit_of_work(context.database.sessionmaker) as session:
             recorded = await _record_success(session, context, report, stored, summary)
@@ -138,24 +136,6 @@ async def _record_success(
     return True
 
 
-async def _record_failure(context: JobContext, report: Report, error: Exception) -> None:
-    final = context.is_last_attempt or isinstance(error, PermanentJobError)
-    # Admins read this: an exception's own text may carry SQL or paths, its type does not.
-    reason = str(error) if isinstance(error, PermanentJobError) else type(error).__name__
-    if final:
-        message = f"The report could not be built ({reason})."
-    else:
-        message = f"Attempt {context.attempt} of {context.max_attempts} failed ({reason})."
-    try:
-        async with unit_of_work(context.database.sessionmaker) as session:
-            await repository.record_failure(
-                session, report.id, attempt=context.attempt, error=message, final=final
-            )
-    except Exception:
-        # The job row still records the failure, and the report shows it from there.
-        logger.warning("could not record a report failure", exc_info=True)
-
-
 def _writer_for(report: Report, path: Path) -> ReportWriter:
     if report.format == ReportFormat.PDF:
         heading = Heading(
@@ -186,19 +166,3 @@ def describe_period(date_from: date | None, date_to: date | None) -> str:
     if date_to:
         return f"up to {date_to.isoformat()} (UTC)"
     return "all orders"
-
-
-@asynccontextmanager
-async def _temporary_path(suffix: str) -> AsyncIterator[Path]:
-    def create() -> Path:
-        # mkstemp: a fresh name, readable by this user only.
-        handle, name = tempfile.mkstemp(prefix="storefront-report-", suffix=suffix)
-        os.close(handle)
-        return Path(name)
-
-    path = await anyio.to_thread.run_sync(create)
-    try:
-        yield path
-    finally:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(lambda: path.unlink(missing_ok=True))

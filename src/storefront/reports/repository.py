@@ -59,18 +59,27 @@ async def succeed(
 
 
 async def record_failure(
-    session: AsyncSession, report_id: uuid.UUID, *, attempt: int, error: str, final: bool
-) -> None:
-    """A failed attempt: the report fails for good, or waits queued for its retry."""
+    session: AsyncSession,
+    report_id: uuid.UUID,
+    *,
+    attempt: int,
+    error: str,
+    final: bool,
+    job_id: uuid.UUID | None = None,
+) -> bool:
+    """A failed attempt: the report fails for good, or waits queued for its retry (by
+    `job_id`, when a new job takes over the build). False if a newer attempt owns it."""
     now = utc_now()
-    await session.execute(
-        _by_attempt(report_id, attempt).values(
-            status=ReportStatus.FAILED if final else ReportStatus.QUEUED,
-            error=error,
-            finished_at=now if final else None,
-            updated_at=now,
-        )
-    )
+    values: dict[str, object] = {
+        "status": ReportStatus.FAILED if final else ReportStatus.QUEUED,
+        "error": error,
+        "finished_at": now if final else None,
+        "updated_at": now,
+    }
+    if job_id is not None:
+        values["job_id"] = job_id
+    result = await session.execute(_by_attempt(report_id, attempt).values(**values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _by_attempt(report_id: uuid.UUID, attempt: int) -> Update:

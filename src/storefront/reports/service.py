@@ -16,9 +16,9 @@ from storefront.kit.pagination import PageParams, PageResult, fetch_page
 from storefront.reports import repository
 from storefront.reports.errors import ReportFileMissing, ReportNotFound, ReportNotReady
 from storefront.reports.models import Report, ReportFormat, ReportStatus
+from storefront.reports.payloads import BUILD_REPORT, BuildReport
 from storefront.reports.schemas import ReportCreate
 from storefront.reports.state import IN_FLIGHT, ReportState, state_of
-from storefront.reports.tasks import BUILD_REPORT, BuildReport
 
 MEDIA_TYPES = {ReportFormat.CSV: "text/csv; charset=utf-8", ReportFormat.PDF: "application/pdf"}
 

@@ -1,15 +1,6 @@
-import uuid
-
-from pydantic import BaseModel
-
 from storefront.jobs.registry import JobContext, job
 from storefront.reports import build
-
-BUILD_REPORT = "reports.build"
-
-
-class BuildReport(BaseModel):
-    report_id: uuid.UUID
+from storefront.reports.payloads import BUILD_REPORT, BuildReport
 
 
 # The default timeout (JOB_TIMEOUT_SECONDS) bounds a build, and it is also the lease: a
