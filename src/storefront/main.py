@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 from redis.asyncio import Redis
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
 
 from storefront import __version__
+from storefront.auth.gate import ApiGate
 from storefront.auth.router import router as auth_router
+from storefront.catalog.dependencies import v1_deprecation
 from storefront.catalog.images import router as catalog_images_router
 from storefront.catalog.router import router as catalog_router
 from storefront.catalog.router_v2 import router as catalog_router_v2
@@ -35,6 +38,7 @@ from storefront.files.router import router as files_router
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
 from storefront.jobs.runtime import Jobs
+from storefront.kit.deprecation import Deprecation
 from storefront.kit.routing import add_routes
 from storefront.orders.router import router as orders_router
 from storefront.realtime.router import router as realtime_router
@@ -113,8 +117,15 @@ def make_lifespan(
     return lifespan
 
 
+def _deprecations(app: FastAPI, settings: Settings) -> list[tuple[BaseRoute, Deprecation]]:
+    # The v1 item reads are the deprecated routes; v2 replaces them.
+    deprecation = v1_deprecation(settings)
+    return [(route, deprecation) for route in app.routes if getattr(route, "deprecated", False)]
+
+
 def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # add_middleware wraps: the last one added is the outermost.
+    app.add_middleware(ApiGate)
     body_limits = BodyLimits(
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
@@ -145,6 +156,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         security_headers=SecurityHeaders(hsts=settings.is_production),
         unmetered_routes=frozenset({"/metrics"}),
         guard=None if settings.cors_origins else body_limits,
+        deprecations=_deprecations(app, settings),
     )
 
 

@@ -1,23 +1,18 @@
-"""Who is calling: `CurrentUser`, `AdminUser`, `OptionalUser`, and `IDENTIFY_CLIENT`.
+"""Who is calling: `CurrentUser`, `AdminUser` and `OptionalUser`.
 
-Every /api router lists `IDENTIFY_CLIENT` before `DEFAULT_RATE_LIMIT`, so that an
-authenticated caller is rate limited as themselves rather than by IP:
-
-    router = domain_router(prefix="/api/v1", tags=["orders"])
-    router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
-
-It never refuses a request; `CurrentUser` and `AdminUser` do (401 without valid
-credentials, 403 for the wrong role), and `OptionalUser` does when credentials are sent
-but invalid. Credentials are checked once per request however many of these a route uses,
-outside the request's unit of work: usually from memory (auth/identities.py), else with
-one read.
+The gate of every /api route (gate.py) identifies the caller once per request, outside
+the request's unit of work: usually from memory (auth/identities.py), else with one read.
+It never refuses a request for its credentials; `CurrentUser` and `AdminUser` do (401
+without valid credentials, 403 for the wrong role), and `OptionalUser` does when
+credentials are sent but invalid.
 """
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from starlette.requests import HTTPConnection
 
 from storefront.auth import api_keys, service
 from storefront.auth.errors import InvalidAccessToken, NotAuthenticated
@@ -29,7 +24,10 @@ from storefront.users.models import Role
 TOKEN_URL = "/api/v1/auth/token"
 API_KEY_HEADER = "X-API-Key"
 
-# Read by the routes that need a user, so that OpenAPI (and /docs' Authorize) shows them.
+CALLER_SCOPE_KEY = "storefront.caller"
+
+# Published in OpenAPI for the routes that need a user (and /docs' Authorize button): see
+# RequireRole.openapi_security and core/openapi.py.
 bearer_scheme = OAuth2PasswordBearer(
     tokenUrl=TOKEN_URL,
     scheme_name="OAuth2Password",
@@ -83,29 +81,28 @@ async def identify_client(request: Request) -> Caller:
     return Caller(user)
 
 
-IDENTIFY_CLIENT = Depends(identify_client)
-IdentifiedCaller = Annotated[Caller, IDENTIFY_CLIENT]
-
-
-async def optional_user(caller: IdentifiedCaller) -> Principal | None:
+def _user_of(connection: HTTPConnection) -> Principal | None:
+    caller: Caller = connection.scope.get(CALLER_SCOPE_KEY, ANONYMOUS)
     if caller.refusal is not None:
         raise type(caller.refusal)(caller.refusal.detail)
     return caller.user
 
 
+async def optional_user(request: Request) -> Principal | None:
+    return _user_of(request)
+
+
 class RequireRole:
     """A user with at least `role` (an admin has every role)."""
+
+    # How OpenAPI says these routes are secured (core/openapi.py adds it to each one).
+    openapi_security: tuple[Any, ...] = (bearer_scheme, api_key_scheme)
 
     def __init__(self, role: Role) -> None:
         self.role = role
 
-    async def __call__(
-        self,
-        caller: IdentifiedCaller,
-        _bearer: Annotated[str | None, Depends(bearer_scheme)],
-        _api_key: Annotated[str | None, Depends(api_key_scheme)],
-    ) -> Principal:
-        user = await optional_user(caller)
+    async def __call__(self, request: Request) -> Principal:
+        user = _user_of(request)
         if user is None:
             raise NotAuthenticated()
         if self.role == Role.ADMIN and not user.is_admin:

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import Form, Path, Request, Response, status
 
 from storefront.auth import api_keys, password_reset, service
-from storefront.auth.dependencies import IDENTIFY_CLIENT, CurrentUser
+from storefront.auth.dependencies import CurrentUser
 from storefront.auth.errors import RefreshTokenReused
 from storefront.auth.schemas import (
     Accepted,
@@ -19,14 +19,13 @@ from storefront.auth.schemas import (
 )
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, check_login_rate
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES, check_login_rate
 from storefront.core.security import Passwords
 from storefront.jobs.dependencies import Queue
 from storefront.kit.pagination import Page, Pagination
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v1/auth", tags=["auth"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update(RATE_LIMITED_RESPONSES)
 
 ApiKeyId = Annotated[int, Path(ge=1, le=2**63 - 1)]

@@ -4,11 +4,11 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from storefront.catalog import service
+from storefront.catalog.listing import ItemFilters
 from storefront.catalog.models import Item
-from storefront.catalog.repository import ItemFilters
 from storefront.catalog.schemas import ItemSort
 from storefront.core.config import Settings
-from storefront.core.db import DbReads, DbSession
+from storefront.core.db import Database, DbSession
 from storefront.core.reads import Row
 from storefront.kit.deprecation import Deprecation
 from storefront.kit.money import CENT, MAX_AMOUNT
@@ -51,19 +51,19 @@ async def load_item(session: DbSession, item_id: ItemId) -> Item:
 CurrentItem = Annotated[Item, Depends(load_item)]
 
 
-async def read_item(reads: DbReads, item_id: ItemId) -> Row:
-    return await service.read(reads, item_id)
+async def read_item(request: Request, item_id: ItemId) -> Row:
+    database: Database = request.state.database
+    return await service.read(database.reads, item_id)
 
 
 ItemRow = Annotated[Row, Depends(read_item)]
 
 
-async def announce_v1_deprecation(request: Request) -> None:
-    """v1 item reads point at the same resource in v2, query string included."""
-    settings: Settings = request.state.settings
-    Deprecation.of(settings.api_v1_deprecated_at, settings.api_v1_sunset_at).announce(
-        request, successor=("/api/v1/", "/api/v2/")
+def v1_deprecation(settings: Settings) -> Deprecation:
+    """What the v1 item reads (marked deprecated) announce: v2 replaces them."""
+    return Deprecation.of(
+        deprecated_at=settings.api_v1_deprecated_at,
+        sunset_at=settings.api_v1_sunset_at,
+        prefix="/api/v1/",
+        successor_prefix="/api/v2/",
     )
-
-
-DEPRECATED_IN_FAVOUR_OF_V2 = Depends(announce_v1_deprecation)

@@ -6,14 +6,14 @@ import uuid
 from fastapi import Request, Response, status
 from pydantic import BaseModel, Field
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser
+from storefront.auth.dependencies import AdminUser
 from storefront.catalog import image_service
 from storefront.catalog.dependencies import CurrentItem
 from storefront.core.db import DbSession
 from storefront.core.downloads import download_responses, inspect_object, object_response
 from storefront.core.errors import NotFound
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.core.storage import LocalStorage, Storage
 from storefront.core.uploads import IMAGE_TYPES, JPEG, PNG, multipart_file_body, receive_upload
 from storefront.core.uploads.sniffing import sniff
@@ -22,7 +22,6 @@ from storefront.jobs.models import JobStatus
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v1", tags=["catalog"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update(RATE_LIMITED_RESPONSES)
 
 RENDITION_TYPES = (JPEG, PNG)

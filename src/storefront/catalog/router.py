@@ -4,27 +4,21 @@ from typing import Annotated, Any
 
 from fastapi import Query, Response, status
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser
+from storefront.auth.dependencies import AdminUser
 from storefront.catalog import service
-from storefront.catalog.dependencies import (
-    DEPRECATED_IN_FAVOUR_OF_V2,
-    CurrentItem,
-    Filters,
-    ItemRow,
-)
+from storefront.catalog.dependencies import CurrentItem, Filters, ItemRow
 from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.core.cache import Cache
 from storefront.core.db import DbInvalidations, DbReads, DbSession
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, rate_limit
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES, rate_limit
 from storefront.core.storage import Storage
 from storefront.kit.pagination import Page, Pagination, page_fields
 from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v1", tags=["catalog"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update(RATE_LIMITED_RESPONSES)
 
 ADMIN_ERRORS = problem_responses(401, 403, 422)
@@ -38,11 +32,12 @@ def item_read(item: Item) -> ItemRead:
     "/items",
     response_model=Page[ItemRead],
     deprecated=True,
-    dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
     responses=problem_responses(422),
 )
-async def list_items(reads: DbReads, filters: Filters, pagination: Pagination) -> Any:
-    result = await service.read_page(reads, filters=filters, params=pagination)
+async def list_items(
+    reads: DbReads, invalidations: DbInvalidations, filters: Filters, pagination: Pagination
+) -> Any:
+    result = await service.read_page(reads, invalidations, filters=filters, params=pagination)
     items = [ItemRead.fields_of(item) for item in result.rows]
     return JSONBody(page_fields(items, total=result.total, params=pagination))
 
@@ -57,7 +52,6 @@ async def list_popular_items(reads: DbReads, cache: Cache, invalidations: DbInva
     "/items/{item_id}",
     response_model=ItemRead,
     deprecated=True,
-    dependencies=[DEPRECATED_IN_FAVOUR_OF_V2],
     responses=problem_responses(404, 422),
 )
 async def get_item(item: ItemRow) -> Any:

@@ -2,25 +2,25 @@
 
 from typing import Any
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT
 from storefront.catalog import service
 from storefront.catalog.dependencies import Filters, ItemRow
 from storefront.catalog.schemas import ItemReadV2
-from storefront.core.db import DbReads
+from storefront.core.db import DbInvalidations, DbReads
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.kit.pagination import Page, Pagination, page_fields
 from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v2", tags=["catalog"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update(RATE_LIMITED_RESPONSES)
 
 
 @router.get("/items", response_model=Page[ItemReadV2], responses=problem_responses(422))
-async def list_items_v2(reads: DbReads, filters: Filters, pagination: Pagination) -> Any:
-    result = await service.read_page(reads, filters=filters, params=pagination)
+async def list_items_v2(
+    reads: DbReads, invalidations: DbInvalidations, filters: Filters, pagination: Pagination
+) -> Any:
+    result = await service.read_page(reads, invalidations, filters=filters, params=pagination)
     items = [ItemReadV2.fields_of(item) for item in result.rows]
     return JSONBody(page_fields(items, total=result.total, params=pagination))
 

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storefront.catalog import repository
+from storefront.catalog import listing, repository
 from storefront.catalog.errors import ItemInUse, ItemNotFound, OutOfStock, SkuTaken
+from storefront.catalog.listing import ItemFilters
 from storefront.catalog.models import Item
-from storefront.catalog.repository import ItemFilters
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.catalog.search import search_query
 from storefront.core.cache import AppCache
@@ -39,8 +39,10 @@ async def read(reads: Reads, item_id: int) -> Row:
     return item
 
 
-async def read_page(reads: Reads, *, filters: ItemFilters, params: PageParams) -> PageResult[Row]:
-    return await repository.read_page(reads, filters, params)
+async def read_page(
+    reads: Reads, invalidations: Invalidations, *, filters: ItemFilters, params: PageParams
+) -> PageResult[Row]:
+    return await listing.read_page(reads, invalidations, filters, params)
 
 
 async def get(session: AsyncSession, item_id: int) -> Item:
@@ -48,12 +50,6 @@ async def get(session: AsyncSession, item_id: int) -> Item:
     if item is None:
         raise ItemNotFound()
     return item
-
-
-async def list_items(
-    session: AsyncSession, *, filters: ItemFilters, params: PageParams
-) -> PageResult[Item]:
-    return await fetch_page(session, repository.filtered(filters), params)
 
 
 async def search(session: AsyncSession, *, q: str, params: PageParams) -> PageResult[Item]:
@@ -79,6 +75,7 @@ async def create(session: AsyncSession, *, data: ItemCreate) -> Item:
     session.add(item)
     await _flush_unique_sku(session)
     await session.refresh(item)
+    listing.forget_positions_after_commit(session)
     return item
 
 
@@ -96,6 +93,7 @@ async def update(
         setattr(item, field, value)
     await _flush_unique_sku(session)
     await session.refresh(item)
+    listing.forget_positions_after_commit(session)
     invalidate_popular_after_commit(session, cache)
     return item
 
@@ -121,6 +119,7 @@ async def delete(
 
     if keys:
         after_commit(session, delete_objects)
+    listing.forget_positions_after_commit(session)
     invalidate_popular_after_commit(session, cache)
 
 

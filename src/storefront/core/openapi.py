@@ -3,8 +3,11 @@
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi.security.base import SecurityBase
 
 from storefront.core.problems import Problem, ValidationProblem
 
@@ -23,6 +26,36 @@ def _problem_schemas() -> dict[str, Any]:
     return schemas
 
 
+def _security_of(dependant: Dependant) -> tuple[SecurityBase, ...]:
+    """The schemes named by a dependency's `openapi_security`: a dependency that checks
+    credentials the gate has already read says so, without FastAPI running a security
+    dependency per request only for the documentation."""
+    for dependency in dependant.dependencies:
+        schemes: tuple[SecurityBase, ...] = getattr(dependency.call, "openapi_security", ())
+        if schemes or (schemes := _security_of(dependency)):
+            return schemes
+    return ()
+
+
+def _add_security(schema: dict[str, Any], routes: list[Any]) -> None:
+    definitions = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    for route in routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        schemes = _security_of(route.dependant)
+        if not schemes:
+            continue
+        for scheme in schemes:
+            definitions[scheme.scheme_name] = jsonable_encoder(
+                scheme.model, by_alias=True, exclude_none=True
+            )
+        path = schema["paths"][route.path_format]
+        for method in route.methods or ():
+            path[method.lower()]["security"] = [{scheme.scheme_name: []} for scheme in schemes]
+    if not definitions:
+        del schema["components"]["securitySchemes"]
+
+
 def install_openapi(app: FastAPI) -> None:
     def build() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -35,6 +68,7 @@ def install_openapi(app: FastAPI) -> None:
             )
             components = schema.setdefault("components", {})
             components.setdefault("schemas", {}).update(_problem_schemas())
+            _add_security(schema, app.routes)
             app.openapi_schema = schema
         return app.openapi_schema
 

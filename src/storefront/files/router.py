@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from fastapi import Header, Request, Response, status
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, CurrentUser
+from storefront.auth.dependencies import CurrentUser
 from storefront.core.db import DbSession
 from storefront.core.downloads import content_disposition, download_responses, object_response
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.core.storage import Storage
 from storefront.core.uploads import JPEG, PDF, PNG, WEBP, multipart_file_body, receive_upload
 from storefront.files import service
@@ -18,7 +18,6 @@ from storefront.kit.pagination import Page, Pagination
 from storefront.kit.routing import domain_router
 
 router = domain_router(prefix="/api/v1", tags=["files"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401)})
 
 ALLOWED_TYPES = frozenset({JPEG, PNG, WEBP, PDF})

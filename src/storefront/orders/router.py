@@ -3,12 +3,12 @@ from typing import Annotated, Any
 from fastapi import Query, Response, status
 from fastapi.responses import JSONResponse
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser, CurrentUser
+from storefront.auth.dependencies import AdminUser, CurrentUser
 from storefront.core.cache import Cache
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
 from storefront.core.pubsub import PubSubHub
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.kit.pagination import Page, Pagination
 from storefront.kit.routing import domain_router
 from storefront.orders import idempotency, service
@@ -17,7 +17,6 @@ from storefront.orders.models import OrderStatus
 from storefront.orders.schemas import OrderCreate, OrderRead, OrderStatusUpdate
 
 router = domain_router(prefix="/api/v1", tags=["orders"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401)})
 
 REPLAYED = {"Idempotent-Replayed": "true"}

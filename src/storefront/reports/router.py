@@ -3,10 +3,10 @@ from typing import Any
 from fastapi import Response, status
 from fastapi.responses import FileResponse
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser
+from storefront.auth.dependencies import AdminUser
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.core.storage import Storage
 from storefront.jobs.dependencies import Queue
 from storefront.kit.pagination import Page, Pagination
@@ -16,7 +16,6 @@ from storefront.reports.dependencies import AdminReport
 from storefront.reports.schemas import ReportCreate, ReportRead
 
 router = domain_router(prefix="/api/v1", tags=["reports"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401, 403)})
 
 BINARY = {"schema": {"type": "string", "format": "binary"}}

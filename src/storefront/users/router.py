@@ -2,10 +2,10 @@ from typing import Annotated
 
 from fastapi import Query, Request, status
 
-from storefront.auth.dependencies import IDENTIFY_CLIENT, AdminUser, CurrentUser
+from storefront.auth.dependencies import AdminUser, CurrentUser
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
-from storefront.core.ratelimit import DEFAULT_RATE_LIMIT, RATE_LIMITED_RESPONSES, check_login_rate
+from storefront.core.ratelimit import RATE_LIMITED_RESPONSES, check_login_rate
 from storefront.core.security import Passwords
 from storefront.jobs.dependencies import Queue
 from storefront.kit.pagination import Page, Pagination
@@ -21,7 +21,6 @@ from storefront.users.schemas import (
 )
 
 router = domain_router(prefix="/api/v1", tags=["users"])
-router.dependencies.extend([IDENTIFY_CLIENT, DEFAULT_RATE_LIMIT])
 router.responses.update(RATE_LIMITED_RESPONSES)
 
 SearchText = Annotated[

@@ -8,7 +8,9 @@ layer was the whole of Storefront's overhead over a bare FastAPI app.
 """
 
 import time
+from collections.abc import Iterable
 
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from storefront.core.access_log import log_access
@@ -18,7 +20,7 @@ from storefront.core.middleware.guard import answer_unhandled
 from storefront.core.middleware.security_headers import SecurityHeaders
 from storefront.core.ratelimit.decision import RATE_LIMIT_SCOPE_KEY, RateLimitDecision
 from storefront.core.request_id import request_id_from, request_id_var
-from storefront.core.response_headers import RESPONSE_HEADERS_SCOPE_KEY
+from storefront.kit.deprecation import Deprecation
 
 UNMATCHED_ROUTE = "none"
 
@@ -31,15 +33,9 @@ def route_template(scope: Scope) -> str | None:
 
 
 def _decided_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
-    """Headers left in the scope by dependencies, so that the route's errors carry them."""
-    headers: list[tuple[bytes, bytes]] = []
+    """Headers decided before the route ran, so that the route's errors carry them too."""
     rate_limit: RateLimitDecision | None = scope.get(RATE_LIMIT_SCOPE_KEY)
-    if rate_limit is not None:
-        headers.extend(rate_limit.raw_headers())
-    extra: list[tuple[bytes, bytes]] | None = scope.get(RESPONSE_HEADERS_SCOPE_KEY)
-    if extra is not None:
-        headers.extend(extra)
-    return headers
+    return [] if rate_limit is None else rate_limit.raw_headers()
 
 
 class ObservabilityMiddleware:
@@ -51,13 +47,17 @@ class ObservabilityMiddleware:
         security_headers: SecurityHeaders,
         unmetered_routes: frozenset[str] = frozenset(),
         guard: BodyLimits | None = None,
+        deprecations: Iterable[tuple[BaseRoute, Deprecation]] = (),
     ) -> None:
-        """`guard`: also be the error boundary and apply these body limits."""
+        """`guard`: also be the error boundary and apply these body limits.
+        `deprecations`: what the responses of deprecated routes announce."""
         self.app = app
         self.metrics = metrics
         self.security_headers = security_headers
         self.unmetered_routes = unmetered_routes
         self.guard = guard
+        # By identity: routes are not hashable, and live as long as the app.
+        self.deprecations = {id(route): deprecation for route, deprecation in deprecations}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -68,6 +68,7 @@ class ObservabilityMiddleware:
         token = request_id_var.set(request_id)
         identity = (b"x-request-id", request_id.encode("latin-1"))
         security_headers = self.security_headers.for_path(scope["path"])
+        deprecations = self.deprecations
         status = 0
 
         async def send_observed(message: Message) -> None:
@@ -75,13 +76,16 @@ class ObservabilityMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 elapsed = f"{time.perf_counter() - started:.6f}".encode()
-                message["headers"] = [
+                headers = [
                     *message.get("headers", ()),
                     identity,
                     (b"x-process-time", elapsed),
                     *security_headers,
                     *_decided_headers(scope),
                 ]
+                if deprecations and (deprecation := deprecations.get(id(scope.get("route")))):
+                    headers += deprecation.headers(scope)
+                message["headers"] = headers
             await send(message)
 
         metrics = self.metrics

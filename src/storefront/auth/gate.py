@@ -1,0 +1,39 @@
+"""The gate of every /api route: who is calling, then the default rate limit.
+
+A pure ASGI layer rather than two dependencies on every router: measured with wrk on one
+core, each FastAPI dependency cost a request about 8 µs, a tenth of a bare endpoint. The
+caller it finds is what `CurrentUser`, `AdminUser` and `OptionalUser` read, and the
+client the rate limiter counts (the user when known, else the IP). Refusals are problem
+details like every other error: 429 when the budget is spent, 503 when the credentials
+cannot be checked for an outage.
+"""
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from storefront.auth.dependencies import CALLER_SCOPE_KEY, identify_client
+from storefront.core.errors import AppError
+from storefront.core.problems import render_app_error
+from storefront.core.ratelimit.dependency import client_key, enforce, rate_limiter_of
+
+API_PREFIX = "/api/"
+
+
+class ApiGate:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            scope[CALLER_SCOPE_KEY] = await identify_client(request)
+            limiter = rate_limiter_of(request)
+            if limiter.enabled:
+                await enforce(request, limiter, "default", client_key(request, limiter))
+        except AppError as error:
+            await render_app_error(request, error)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
