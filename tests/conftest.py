@@ -3,6 +3,7 @@ DATABASE_URL / REDIS_URL are set. Each test runs inside a transaction rolled bac
 """
 
 import os
+import uuid
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from storefront.core import migrations
 from storefront.core.config import Settings
 from storefront.core.db import Database, create_engine
-from storefront.core.reads import AsyncpgReads, EngineReads, Fetcher, Reads
+from storefront.core.statements import Driver, EngineStatements, ReadStatements, Statements
 from storefront.main import create_app
 from tests.fixtures.backends import (
     Backend,
@@ -92,6 +93,8 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         password_hash_memory_kib=8,
         # Tests make the accounts they need; tests/users/test_bootstrap.py sets its own.
         first_admin_email="",
+        # Budgets of their own on the shared Redis: other tests' requests do not count.
+        rate_limit_key_prefix=f"test:{uuid.uuid4().hex}:ratelimit",
     )
 
 
@@ -116,18 +119,18 @@ def joined_sessionmaker(
     )
 
 
-def joined_reads(connection: AsyncConnection) -> Reads:
+def joined_reads(connection: AsyncConnection, database: Database) -> Statements:
     """Reads inside the test's transaction: on PostgreSQL still on asyncpg itself, as in
     production, through the connection under the test's."""
     if connection.dialect.driver != "asyncpg":
-        return EngineReads(connection)
+        return EngineStatements(connection)
 
     @asynccontextmanager
-    async def driver() -> AsyncIterator[Fetcher]:
+    async def driver() -> AsyncIterator[Driver]:
         raw = await connection.get_raw_connection()
         yield raw.driver_connection  # type: ignore[misc]
 
-    return AsyncpgReads(connection.dialect, driver)
+    return ReadStatements(database.compiler, driver)
 
 
 @pytest.fixture
@@ -140,7 +143,7 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 def database(settings: Settings, connection: AsyncConnection) -> Database:
     database = Database(settings)
     database.sessionmaker = joined_sessionmaker(connection, database.session_info)
-    database.reads = joined_reads(connection)
+    database.reads = joined_reads(connection, database)
     return database
 
 

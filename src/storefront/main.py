@@ -19,7 +19,6 @@ from storefront.catalog.dependencies import v1_deprecation
 from storefront.catalog.images import router as catalog_images_router
 from storefront.catalog.router import router as catalog_router
 from storefront.catalog.router_v2 import router as catalog_router_v2
-from storefront.core.cache import AppCache, create_cache
 from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
@@ -65,7 +64,6 @@ class AppState(TypedDict):
     metrics: Metrics
     jobs: Jobs
     rate_limiter: RateLimiter
-    cache: AppCache
     hub: Hub
 
 
@@ -78,7 +76,6 @@ def make_lifespan(
         redis = create_redis(settings)
         metrics.track_pool(database_.engine.sync_engine)
         rate_limiter = create_rate_limiter(settings)
-        cache = create_cache(settings)
         hub = create_hub(settings, redis)
         await hub.start()
         await database_.invalidations.attach(hub)
@@ -99,14 +96,12 @@ def make_lifespan(
                 "metrics": metrics,
                 "jobs": jobs,
                 "rate_limiter": rate_limiter,
-                "cache": cache,
                 "hub": hub,
             }
         finally:
             await jobs.aclose(drain_timeout=JOB_DRAIN_SECONDS)
             await rate_limiter.aclose()
-            await cache.aclose()
-            database_.invalidations.detach()
+            await database_.invalidations.detach()
             await hub.aclose()  # before the Redis client it borrows
             if redis is not None:
                 await redis.aclose()

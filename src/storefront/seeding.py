@@ -9,7 +9,6 @@ from decimal import Decimal
 
 from storefront.catalog import service as catalog_service
 from storefront.catalog.schemas import ItemCreate
-from storefront.core.cache import AppCache, create_cache
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.core.errors import AppError
@@ -120,17 +119,13 @@ class Seeder:
     async def orders(self, count: int, advance: Advance) -> None:
         if not self.item_ids or not self.user_ids:
             raise ValueError("orders need seeded items and users (--items and --users)")
-        cache = create_cache(self.settings)
         # Seeded status changes are not news: nobody listens to this hub.
         hub = InMemoryHub(queue_size=1)
-        try:
-            for _ in range(count):
-                await self._order(cache, hub)
-                advance(1)
-        finally:
-            await cache.aclose()
+        for _ in range(count):
+            await self._order(hub)
+            advance(1)
 
-    async def _order(self, cache: AppCache, hub: Hub) -> None:
+    async def _order(self, hub: Hub) -> None:
         lines = [
             OrderLineCreate(item_id=item_id, quantity=self.rng.randint(1, 3))
             for item_id in self.rng.sample(self.item_ids, k=min(len(self.item_ids), 3))[
@@ -139,12 +134,13 @@ class Seeder:
         ]
         try:
             async with unit_of_work(self.database.sessionmaker) as session:
-                order = await orders_service.create(
+                placed = await orders_service.place(
                     session,
                     user_id=self.rng.choice(self.user_ids),
                     data=OrderCreate(lines=lines),
-                    cache=cache,
+                    idempotency_key=None,
                 )
+                order = await orders_service.get(session, placed.order_id)
                 for status in self._lifecycle():
                     order = await orders_service.change_status(
                         session, order, status=status, hub=hub

@@ -11,7 +11,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storefront.core.config import Settings
-from storefront.core.db import _engine_options
 from storefront.main import create_app
 from tests.conftest import running_client
 from tests.fixtures.probe import ProbeNote, ProbeParent
@@ -96,17 +95,3 @@ async def test_waiting_for_a_connection_gives_up_with_a_503(
     assert waiter.json()["code"] == "SERVICE_UNAVAILABLE"
     assert waiter.headers["retry-after"] == "1"
     assert waited < 1.2
-
-
-@pytest.mark.parametrize(
-    ("url", "pinged"),
-    [
-        ("postgresql+asyncpg://db.example/storefront", True),
-        ("sqlite+aiosqlite:///./var/storefront.db", False),
-    ],
-)
-def test_only_server_connections_are_pinged_before_checkout(url: str, pinged: bool) -> None:
-    """A server can drop an idle connection; a SQLite file cannot (and on aiosqlite the
-    ping costs round trips to the connection's thread on every checkout)."""
-    options = _engine_options(Settings(database_url=url))
-    assert options.get("pool_pre_ping", False) is pinged

@@ -4,7 +4,7 @@ from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.auth.models import ApiKey
-from storefront.core.reads import Reads, Row
+from storefront.core.statements import Row, Statements
 from storefront.users.models import User
 
 
@@ -47,7 +47,7 @@ _KEY_WITH_ACTIVE_USER = (
 )
 
 
-async def read_with_active_user(reads: Reads, prefix: str) -> Row | None:
+async def read_with_active_user(reads: Statements, prefix: str) -> Row | None:
     """The key (`key_id`, `key_hash`, `key_last_used_at`) and its user's columns."""
     return await reads.one(_KEY_WITH_ACTIVE_USER, prefix=prefix)
 

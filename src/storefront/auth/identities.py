@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.core.invalidation import Invalidations, invalidate_after_commit
 from storefront.core.local_cache import LocalCache
-from storefront.core.reads import Row
+from storefront.core.statements import Row
 from storefront.users.models import Role
 
 CACHE = "auth.identities"

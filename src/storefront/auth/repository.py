@@ -11,7 +11,7 @@ from sqlalchemy import CursorResult, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.auth.models import AuthSession, PasswordResetToken, RefreshToken
-from storefront.core.reads import Reads, Row
+from storefront.core.statements import Row, Statements
 from storefront.users.models import User
 
 _SESSION_USER = (
@@ -27,7 +27,9 @@ _SESSION_USER = (
 )
 
 
-async def read_session_user(reads: Reads, *, session_id: uuid.UUID, user_id: int) -> Row | None:
+async def read_session_user(
+    reads: Statements, *, session_id: uuid.UUID, user_id: int
+) -> Row | None:
     """The user of a live session: not revoked, not outdated, the account active."""
     return await reads.one(_SESSION_USER, session_id=session_id, user_id=user_id)
 

@@ -19,8 +19,8 @@ from storefront.auth.identities import Principal, forget_user_after_commit, user
 from storefront.auth.schemas import TokenPair
 from storefront.core.config import Settings
 from storefront.core.local_cache import LocalCache
-from storefront.core.reads import Reads
 from storefront.core.security import PasswordHasher, new_secret, secret_digest
+from storefront.core.statements import Statements
 from storefront.kit.models import utc_now
 from storefront.users import service as users_service
 
@@ -91,7 +91,7 @@ async def logout(session: AsyncSession, *, refresh_token: str) -> None:
 
 
 async def authenticate_token(
-    reads: Reads, known: LocalCache[Any, Principal], *, settings: Settings, token: str
+    reads: Statements, known: LocalCache[Any, Principal], *, settings: Settings, token: str
 ) -> Principal:
     """The user of a valid access token of a live session: from `known` (see
     auth/identities.py), else one query by primary key."""

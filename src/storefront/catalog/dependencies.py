@@ -9,7 +9,7 @@ from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemSort
 from storefront.core.config import Settings
 from storefront.core.db import Database, DbSession
-from storefront.core.reads import Row
+from storefront.core.statements import Row
 from storefront.kit.deprecation import Deprecation
 from storefront.kit.money import CENT, MAX_AMOUNT
 

@@ -12,20 +12,20 @@ created, changed or deleted (`forget_positions_after_commit`), in other processe
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, func, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, String, Table, bindparam, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import UnaryExpression
 
 from storefront.catalog.models import Item, ItemCount
 from storefront.catalog.schemas import ItemSort
 from storefront.core.invalidation import Invalidations, invalidate_after_commit
-from storefront.core.reads import Reads, Row
+from storefront.core.statements import Row, Statements
 from storefront.kit.money import to_minor
 from storefront.kit.pagination import PageParams, PageResult
 
-ITEM = Item.__table__
+ITEM = cast(Table, Item.__table__)
 POSITIONS = "catalog.page-positions"
 ANY_ITEM = "items"
 # The sort key and the tie-breaker, in the same direction, for each order.
@@ -131,11 +131,11 @@ def _statements(filters: frozenset[str], sort: ItemSort) -> _Statements:
 
 
 async def read_page(
-    reads: Reads, invalidations: Invalidations, filters: ItemFilters, params: PageParams
+    reads: Statements, invalidations: Invalidations, filters: ItemFilters, params: PageParams
 ) -> PageResult[Row]:
     values = filters.values()
     statements = _statements(frozenset(values), filters.sort)
-    positions = invalidations.cache(POSITIONS, ttl_seconds=300, max_entries=10_000)
+    positions = invalidations.cache(POSITIONS, ttl_seconds=60, max_entries=10_000)
     where = (filters, params.per_page)
     stamp = positions.stamp()
     after = positions.get((where, params.page)) if params.page > 1 else None
@@ -166,4 +166,4 @@ async def read_page(
 
 def forget_positions_after_commit(session: AsyncSession) -> None:
     """An item was created, changed or deleted: pages may start elsewhere now."""
-    invalidate_after_commit(session, POSITIONS, ANY_ITEM)
+    invalidate_after_commit(session, POSITIONS, ANY_ITEM, urgent=False)

@@ -1,15 +1,16 @@
 """SQL over items. Stock moves are conditional updates: never a read-then-write."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from datetime import datetime
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Integer, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.catalog.models import Item
-from storefront.core.reads import Reads, Row
-from storefront.kit.models import utc_now
+from storefront.core.statements import Row, Statements
 
-ITEM = Item.__table__
+ITEM = cast(Table, Item.__table__)
 _ITEM_BY_ID = select(ITEM).where(ITEM.c.id == bindparam("item_id"))
 _MOST_SOLD = (
     select(ITEM)
@@ -19,11 +20,11 @@ _MOST_SOLD = (
 )
 
 
-async def read(reads: Reads, item_id: int) -> Row | None:
+async def read(reads: Statements, item_id: int) -> Row | None:
     return await reads.one(_ITEM_BY_ID, item_id=item_id)
 
 
-async def read_most_sold(reads: Reads, *, limit: int) -> Sequence[Row]:
+async def read_most_sold(reads: Statements, *, limit: int) -> Sequence[Row]:
     return await reads.all(_MOST_SOLD, limit=limit)
 
 
@@ -35,37 +36,34 @@ async def get_by_sku(session: AsyncSession, sku: str) -> Item | None:
     return await session.scalar(select(Item).where(Item.sku == sku))
 
 
-async def existing_ids(session: AsyncSession, item_ids: Sequence[int]) -> set[int]:
-    return set(await session.scalars(select(Item.id).where(Item.id.in_(item_ids))))
-
-
-async def take(session: AsyncSession, item_id: int, quantity: int) -> tuple[int, str] | None:
-    """Take `quantity` units if that many are in stock: (unit price, currency) or None."""
-    result = await session.execute(
-        update(Item)
-        .where(Item.id == item_id, Item.stock >= quantity)
-        .values(
-            stock=Item.stock - quantity,
-            units_sold=Item.units_sold + quantity,
-            updated_at=utc_now(),
-        )
-        .returning(Item.price_minor, Item.currency)
-        .execution_options(synchronize_session=False)
+_QUANTITY = bindparam("quantity", type_=Integer())
+_NOW = bindparam("now", type_=ITEM.c.updated_at.type)
+_TAKE = (
+    update(ITEM)
+    .where(ITEM.c.id == bindparam("item_id"), ITEM.c.stock >= _QUANTITY)
+    .values(
+        stock=ITEM.c.stock - _QUANTITY,
+        units_sold=ITEM.c.units_sold + _QUANTITY,
+        updated_at=_NOW,
     )
-    row = result.one_or_none()
-    return (row[0], row[1]) if row is not None else None
+    .returning(ITEM.c.price_minor, ITEM.c.currency)
+)
+_GIVE_BACK = (
+    update(ITEM)
+    .where(ITEM.c.id == bindparam("item_id"))
+    .values(
+        stock=ITEM.c.stock + _QUANTITY,
+        units_sold=ITEM.c.units_sold - _QUANTITY,
+        updated_at=_NOW,
+    )
+)
 
 
-async def give_back(session: AsyncSession, quantities: Mapping[int, int]) -> None:
-    for item_id in sorted(quantities):
-        quantity = quantities[item_id]
-        await session.execute(
-            update(Item)
-            .where(Item.id == item_id)
-            .values(
-                stock=Item.stock + quantity,
-                units_sold=Item.units_sold - quantity,
-                updated_at=utc_now(),
-            )
-            .execution_options(synchronize_session=False)
-        )
+async def take(statements: Statements, item_id: int, quantity: int, *, now: datetime) -> Row | None:
+    """Take `quantity` units if that many are in stock: the row's `price_minor` and
+    `currency`, or None."""
+    return await statements.one(_TAKE, item_id=item_id, quantity=quantity, now=now)
+
+
+async def give_back(statements: Statements, item_id: int, quantity: int, *, now: datetime) -> None:
+    await statements.run(_GIVE_BACK, item_id=item_id, quantity=quantity, now=now)

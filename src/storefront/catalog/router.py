@@ -9,7 +9,6 @@ from storefront.catalog import service
 from storefront.catalog.dependencies import CurrentItem, Filters, ItemRow
 from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
-from storefront.core.cache import Cache
 from storefront.core.db import DbInvalidations, DbReads, DbSession
 from storefront.core.problems import problem_responses
 from storefront.core.ratelimit import RATE_LIMITED_RESPONSES, rate_limit
@@ -43,9 +42,8 @@ async def list_items(
 
 
 @router.get("/items/popular", response_model=list[ItemRead])
-async def list_popular_items(reads: DbReads, cache: Cache, invalidations: DbInvalidations) -> Any:
-    body = await service.popular(reads, cache=cache, invalidations=invalidations)
-    return JSONBody(body)
+async def list_popular_items(reads: DbReads, invalidations: DbInvalidations) -> Any:
+    return JSONBody(await service.popular(reads, invalidations))
 
 
 @router.get(
@@ -78,9 +76,9 @@ async def create_item(
     responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
 )
 async def update_item(
-    session: DbSession, _: AdminUser, item: CurrentItem, changes: ItemUpdate, cache: Cache
+    session: DbSession, _: AdminUser, item: CurrentItem, changes: ItemUpdate
 ) -> ItemRead:
-    return item_read(await service.update(session, item, changes=changes, cache=cache))
+    return item_read(await service.update(session, item, changes=changes))
 
 
 @router.delete(
@@ -89,9 +87,9 @@ async def update_item(
     responses={**ADMIN_ERRORS, **problem_responses(404, 409)},
 )
 async def delete_item(
-    session: DbSession, _: AdminUser, item: CurrentItem, storage: Storage, cache: Cache
+    session: DbSession, _: AdminUser, item: CurrentItem, storage: Storage
 ) -> None:
-    await service.delete(session, item, storage=storage, cache=cache)
+    await service.delete(session, item, storage=storage)
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from storefront.core.reads import Row
+from storefront.core.statements import Row
 from storefront.kit.money import Amount, Currency, to_number, to_text
 from storefront.kit.schemas import InputModel
 

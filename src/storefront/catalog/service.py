@@ -4,7 +4,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,24 +13,26 @@ from storefront.catalog.listing import ItemFilters
 from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.catalog.search import search_query
-from storefront.core.cache import AppCache
 from storefront.core.db import after_commit
-from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
-from storefront.core.reads import Reads, Row
+from storefront.core.db import statements as unit_statements
+from storefront.core.invalidation import Invalidations, invalidate_after_commit
+from storefront.core.statements import Row, Statements
 from storefront.core.storage import LocalStorage
+from storefront.kit.models import utc_now
 from storefront.kit.money import to_minor
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
 
-# The popular list's JSON, shared by every process in the cache, and kept encoded in each
-# process's memory in front of it (core/local_cache.py).
-POPULAR_KEY = "catalog:popular-json"
-POPULAR_LOCAL = "catalog.popular"
-POPULAR_TAG = "catalog:units-sold"
+# The popular list's JSON, kept encoded in each process's memory (core/local_cache.py)
+# and forgotten in every process whenever units are ordered or given back, or an item
+# changes. Reading it afresh is one indexed query.
+POPULAR = "catalog.popular"
+POPULAR_KEY = "items"
+POPULAR_TAG = "units-sold"
 POPULAR_SIZE = 10
 POPULAR_TTL_SECONDS = 300
 
 
-async def read(reads: Reads, item_id: int) -> Row:
+async def read(reads: Statements, item_id: int) -> Row:
     """The item's row, read outside any unit of work."""
     item = await repository.read(reads, item_id)
     if item is None:
@@ -40,7 +41,7 @@ async def read(reads: Reads, item_id: int) -> Row:
 
 
 async def read_page(
-    reads: Reads, invalidations: Invalidations, *, filters: ItemFilters, params: PageParams
+    reads: Statements, invalidations: Invalidations, *, filters: ItemFilters, params: PageParams
 ) -> PageResult[Row]:
     return await listing.read_page(reads, invalidations, filters, params)
 
@@ -79,9 +80,7 @@ async def create(session: AsyncSession, *, data: ItemCreate) -> Item:
     return item
 
 
-async def update(
-    session: AsyncSession, item: Item, *, changes: ItemUpdate, cache: AppCache
-) -> Item:
+async def update(session: AsyncSession, item: Item, *, changes: ItemUpdate) -> Item:
     values: dict[str, Any] = changes.model_dump(exclude_unset=True, exclude_none=True)
     if "price" in values:
         values["price_minor"] = to_minor(values.pop("price"))
@@ -94,13 +93,11 @@ async def update(
     await _flush_unique_sku(session)
     await session.refresh(item)
     listing.forget_positions_after_commit(session)
-    invalidate_popular_after_commit(session, cache)
+    invalidate_popular_after_commit(session)
     return item
 
 
-async def delete(
-    session: AsyncSession, item: Item, *, storage: LocalStorage, cache: AppCache
-) -> None:
+async def delete(session: AsyncSession, item: Item, *, storage: LocalStorage) -> None:
     """Delete the item; its image objects go once the deletion has committed."""
     keys = [
         key
@@ -120,7 +117,7 @@ async def delete(
     if keys:
         after_commit(session, delete_objects)
     listing.forget_positions_after_commit(session)
-    invalidate_popular_after_commit(session, cache)
+    invalidate_popular_after_commit(session)
 
 
 async def _flush_unique_sku(session: AsyncSession) -> None:
@@ -131,55 +128,42 @@ async def _flush_unique_sku(session: AsyncSession) -> None:
         raise SkuTaken() from error
 
 
-async def take_stock(session: AsyncSession, quantities: Mapping[int, int]) -> dict[int, Item]:
+async def take_stock(session: AsyncSession, quantities: Mapping[int, int]) -> dict[int, Row]:
     """Take every line's units, all or nothing (the caller's transaction rolls back on
     error). Rows are locked in item-id order, so two orders never deadlock each other.
-    Returns the items as they are after the take (for their price and currency)."""
+    Returns each item's `price_minor` and `currency`, as they are at the take."""
+    statements = await unit_statements(session)
+    now = utc_now()
+    taken: dict[int, Row] = {}
     for item_id in sorted(quantities):
-        if await repository.take(session, item_id, quantities[item_id]) is None:
-            if await repository.get(session, item_id) is None:
+        row = await repository.take(statements, item_id, quantities[item_id], now=now)
+        if row is None:
+            if await repository.read(statements, item_id) is None:
                 raise ItemNotFound(f"Item {item_id} does not exist.")
             raise OutOfStock(f"Not enough units of item {item_id} in stock.")
-    rows = await session.scalars(
-        select(Item).where(Item.id.in_(quantities)).execution_options(populate_existing=True)
-    )
-    return {item.id: item for item in rows}
+        taken[item_id] = row
+    return taken
 
 
-async def return_stock(
-    session: AsyncSession, quantities: Mapping[int, int], *, cache: AppCache
-) -> None:
-    await repository.give_back(session, quantities)
-    invalidate_popular_after_commit(session, cache)
+async def return_stock(session: AsyncSession, quantities: Mapping[int, int]) -> None:
+    statements = await unit_statements(session)
+    now = utc_now()
+    for item_id in sorted(quantities):
+        await repository.give_back(statements, item_id, quantities[item_id], now=now)
+    invalidate_popular_after_commit(session)
 
 
-def invalidate_popular_after_commit(session: AsyncSession, cache: AppCache) -> None:
-    invalidations: Invalidations = session.info[SESSION_INFO_KEY]
-
-    async def invalidate() -> None:
-        # The shared entry first: a process told to forget its copy reads the new one.
-        await cache.invalidate_tags(POPULAR_TAG)
-        await invalidations.invalidate(POPULAR_LOCAL, [POPULAR_TAG])
-
-    after_commit(session, invalidate)
+def invalidate_popular_after_commit(session: AsyncSession) -> None:
+    invalidate_after_commit(session, POPULAR, POPULAR_TAG, urgent=False)
 
 
-async def popular(reads: Reads, *, cache: AppCache, invalidations: Invalidations) -> bytes:
-    """The most ordered items as a v1 JSON array, from memory or the cache when they have it."""
-    local = invalidations.cache(POPULAR_LOCAL, ttl_seconds=POPULAR_TTL_SECONDS, max_entries=1)
-    body: bytes | None = local.get(POPULAR_KEY)
-    if body is not None:
-        return body
-    stamp = local.stamp()
+async def popular(reads: Statements, invalidations: Invalidations) -> bytes:
+    """The most ordered items as a v1 JSON array, from memory when this process has it."""
+    local = invalidations.cache(POPULAR, ttl_seconds=POPULAR_TTL_SECONDS, max_entries=1)
 
-    async def compute() -> str:
+    async def read() -> bytes:
         rows = await repository.read_most_sold(reads, limit=POPULAR_SIZE)
-        items = [ItemRead.fields_of(row) for row in rows]
-        return orjson.dumps(items, option=orjson.OPT_UTC_Z).decode()
+        return orjson.dumps([ItemRead.fields_of(row) for row in rows], option=orjson.OPT_UTC_Z)
 
-    text = await cache.get_or_compute(
-        POPULAR_KEY, compute, ttl=POPULAR_TTL_SECONDS, tags=(POPULAR_TAG,)
-    )
-    body = text.encode()
-    local.put(POPULAR_KEY, body, stamp=stamp, tags=[POPULAR_TAG])
+    body: bytes = await local.get_or_load(POPULAR_KEY, read, tags=[POPULAR_TAG])
     return body

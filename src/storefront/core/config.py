@@ -83,7 +83,6 @@ class Settings(BaseSettings):
     api_v1_deprecated_at: AwareDatetime = datetime(2026, 11, 1, tzinfo=UTC)
     api_v1_sunset_at: AwareDatetime = datetime(2027, 6, 30, tzinfo=UTC)
 
-    cache_default_ttl_seconds: int = Field(default=300, gt=0)
     pubsub_queue_size: int = Field(default=256, gt=0)
     # Live-update sockets: per connection.
     ws_max_message_bytes: int = Field(default=4096, gt=0)

@@ -10,23 +10,33 @@ import asyncpg
 from fastapi import Depends
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import PoolProxiedConnection, StaticPool
 from starlette.requests import HTTPConnection
 
 from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
-from storefront.core.reads import EngineReads, PoolReads, Reads
+from storefront.core.statements import (
+    Compiler,
+    DriverStatements,
+    EngineStatements,
+    PoolReads,
+    Statements,
+    compiler_for,
+)
 
 __all__ = ["AfterCommit", "Database", "DbReads", "DbSession", "after_commit", "unit_of_work"]
 
 SQLITE_BEGIN = "storefront_sqlite_begin"
+STATEMENTS_KEY = "storefront.statements"
 
 logger = logging.getLogger("storefront.db")
 
@@ -61,11 +71,22 @@ def _engine_options(settings: Settings) -> dict[str, Any]:
         return {**pool, "connect_args": connect_args}
     return {
         **pool,
-        # A server restart or an idle timeout drops connections: ping before each checkout.
-        "pool_pre_ping": True,
+        # No ping before each checkout (a round trip per unit of work): a connection the
+        # server closed is known to asyncpg already (see _refuse_closed).
         "pool_recycle": 1800,
         "connect_args": _server_options(settings),
     }
+
+
+def _refuse_closed(_: Any, __: Any, proxy: PoolProxiedConnection) -> None:
+    """A connection whose server went away (a restart, a shutdown, a killed backend) is
+    closed on asyncpg's side as soon as the socket says so: swap it, and every connection
+    older than it, for new ones before anyone uses it."""
+    driver = proxy.driver_connection
+    if driver is not None and driver.is_closed():
+        error = DisconnectionError("connection closed by the server")
+        error.invalidate_pool = True
+        raise error
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _: Any) -> None:
@@ -100,6 +121,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
+    else:
+        event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
     return engine
 
 
@@ -117,10 +140,11 @@ class Database:
             # Plain connections (readiness checks) stay deferred: they only read.
             units = self.engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self.invalidations = Invalidations()
+        self.compiler = compiler_for(self.engine.dialect)
         self.sessionmaker = async_sessionmaker(
             units, expire_on_commit=False, info=self.session_info
         )
-        self.reads: Reads = _reads(self.engine, settings)
+        self.reads: Statements = _reads(self.engine, self.compiler, settings)
 
     @property
     def session_info(self) -> dict[str, Any]:
@@ -141,9 +165,9 @@ async def _keep_session(_: asyncpg.Connection) -> None:
     connection needs no reset query, which was a second round trip per read."""
 
 
-def _reads(engine: AsyncEngine, settings: Settings) -> Reads:
+def _reads(engine: AsyncEngine, compiler: Compiler, settings: Settings) -> Statements:
     if settings.is_sqlite:
-        return EngineReads(engine)
+        return EngineStatements(engine)
     _, url_options = engine.dialect.create_connect_args(engine.url)
     for name in _ADAPTER_OPTIONS:
         url_options.pop(name, None)
@@ -159,7 +183,7 @@ def _reads(engine: AsyncEngine, settings: Settings) -> Reads:
             **options,
         )
 
-    return PoolReads(engine.dialect, connect, acquire_timeout=settings.db_pool_timeout_seconds)
+    return PoolReads(compiler, connect, acquire_timeout=settings.db_pool_timeout_seconds)
 
 
 async def _rollback(session: AsyncSession) -> None:
@@ -189,6 +213,35 @@ async def unit_of_work(
     await run_effects(effects)
 
 
+async def statements(session: AsyncSession) -> Statements:
+    """Core statements in the unit of work of `session`: on its connection, in its
+    transaction, beside the ORM; on PostgreSQL straight on asyncpg (core/statements.py)."""
+    found: Statements | None = session.info.get(STATEMENTS_KEY)
+    if found is not None:
+        return found
+    connection = await session.connection()
+    if connection.dialect.driver != "asyncpg":
+        found = EngineStatements(connection)
+    else:
+        compiler = compiler_for(connection.dialect)
+        found = DriverStatements(compiler, await _in_transaction(connection))
+    session.info[STATEMENTS_KEY] = found
+    return found
+
+
+async def _in_transaction(connection: AsyncConnection) -> Any:
+    """The asyncpg connection under `connection`, its transaction begun on the server.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN with its first statement; a statement of
+    ours must not run before it, or it would commit on its own. This is the one place
+    that knows the adapter's inside (tests/core/test_statements.py holds it to that)."""
+    raw = await connection.get_raw_connection()
+    adapter = raw.dbapi_connection
+    if getattr(adapter, "_transaction", None) is None:
+        await adapter._start_transaction()  # type: ignore[union-attr]
+    return raw.driver_connection
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -207,12 +260,12 @@ async def get_session(connection: HTTPConnection) -> AsyncIterator[AsyncSession]
         yield session
 
 
-async def get_reads(connection: HTTPConnection) -> Reads:
+async def get_reads(connection: HTTPConnection) -> Statements:
     database: Database = connection.state.database
     return database.reads
 
 
-DbReads = Annotated[Reads, Depends(get_reads)]
+DbReads = Annotated[Statements, Depends(get_reads)]
 
 
 async def get_invalidations(connection: HTTPConnection) -> Invalidations:

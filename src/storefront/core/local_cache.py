@@ -10,10 +10,11 @@ A value read from the database races with invalidations of it: `generation()` be
 read and `put(..., generation=)` after it drops a value that an invalidation overtook.
 """
 
+import asyncio
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -53,6 +54,7 @@ class LocalCache(Generic[K, V]):
         self._entries: dict[K, _Entry[V]] = {}
         self._tagged: dict[Hashable, set[K]] = {}
         self._generation = 0
+        self._loading = SingleFlight[K]()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -84,6 +86,23 @@ class LocalCache(Generic[K, V]):
         for tag in entry.tags:
             self._tagged.setdefault(tag, set()).add(key)
 
+    async def get_or_load(
+        self, key: K, load: Callable[[], Awaitable[V]], *, tags: Iterable[Hashable] = ()
+    ) -> V:
+        """The value of `key`, else `load()`'s, kept; however many callers miss at once,
+        one `load` runs and they all get its value."""
+        value = self.get(key)
+        if value is not None:
+            return value
+
+        async def load_and_keep() -> V:
+            stamp = self.stamp()
+            loaded = await load()
+            self.put(key, loaded, stamp=stamp, tags=tags)
+            return loaded
+
+        return await self._loading.run(key, load_and_keep)
+
     def invalidate(self, tags: Iterable[Hashable] = (), *, everything: bool = False) -> None:
         self._generation += 1
         if everything:
@@ -104,3 +123,45 @@ class LocalCache(Generic[K, V]):
                 keys.discard(key)
                 if not keys:
                     del self._tagged[tag]
+
+
+def _cancelling_current_task() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+class SingleFlight(Generic[K]):
+    """Concurrent calls for one key share a single run of the work."""
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Future[Any]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        while (running := self._running.get(key)) is not None:
+            try:
+                # shield: a waiter that is cancelled must not cancel the shared run.
+                return cast(V, await asyncio.shield(running))
+            except asyncio.CancelledError:
+                if not running.cancelled() or _cancelling_current_task():
+                    raise
+                # The caller doing the work was cancelled, not this one: take over.
+        return await self._lead(key, work)
+
+    async def _lead(self, key: K, work: Callable[[], Awaitable[V]]) -> V:
+        shared: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._running[key] = shared
+        try:
+            result = await work()
+        except Exception as error:
+            shared.set_exception(error)
+            # Marks the exception as retrieved: nobody may have been waiting for it.
+            shared.exception()
+            raise
+        except BaseException:
+            shared.cancel()
+            raise
+        else:
+            shared.set_result(result)
+            return result
+        finally:
+            del self._running[key]

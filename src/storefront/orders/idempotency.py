@@ -6,23 +6,26 @@ Everything happens in the request's own transaction, on its one connection (a se
 connection per request would let a burst of requests exhaust the pool waiting on each
 other). On PostgreSQL a transaction-scoped advisory lock on (user, key) marks the request
 running: a duplicate that cannot take it at once answers 409; the lock goes with the
-commit or rollback, so a crash leaves no stale marker. The response is stored in the same
-transaction as the order, so it exists exactly when the order does. SQLite (the embedded
-mode) runs one write transaction at a time: a duplicate waits for the first, then replays.
+commit or rollback, so a crash leaves no stale marker. The record is read after the lock
+is held (a statement of its own: under READ COMMITTED it then sees a first request that
+committed meanwhile). The response is stored in the same transaction as the order, so it
+exists exactly when the order does. SQLite (the embedded mode) runs one write
+transaction at a time: a duplicate waits for the first, then replays.
 """
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storefront.core.db import statements
+from storefront.core.statements import Statements
 from storefront.kit.models import utc_now
+from storefront.orders import repository
 from storefront.orders.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-from storefront.orders.models import IdempotencyRecord
 
 TTL = timedelta(hours=24)
 
@@ -30,7 +33,7 @@ TTL = timedelta(hours=24)
 @dataclass(frozen=True)
 class Replay:
     status_code: int
-    body: dict[str, Any]
+    body: bytes
 
 
 def request_hash(payload: Any) -> str:
@@ -48,52 +51,44 @@ async def begin(
     session: AsyncSession, *, user_id: int, key: str, fingerprint: str
 ) -> Replay | None:
     """Hold the key for this request, or return the response to replay."""
-    if session.get_bind().dialect.name == "postgresql":
-        taken = await session.scalar(select(func.pg_try_advisory_xact_lock(lock_id(user_id, key))))
-        if not taken:
-            raise IdempotencyKeyInUse()
-    record = await session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.user_id == user_id, IdempotencyRecord.key == key
-        )
-    )
-    if record is not None and record.expires_at <= utc_now():
-        await session.delete(record)
-        await session.flush()
-        return None
+    on = await statements(session)
+    if session.get_bind().dialect.name == "postgresql" and not await repository.try_lock_key(
+        on, lock_id(user_id, key)
+    ):
+        raise IdempotencyKeyInUse()
+    record = await repository.find_record(on, user_id=user_id, key=key)
     if record is None:
         return None
-    if record.request_hash != fingerprint:
+    if record["expires_at"] <= utc_now():
+        await repository.delete_record(on, record["id"])
+        return None
+    if record["request_hash"] != fingerprint:
         raise IdempotencyKeyReused()
-    return Replay(record.status_code, record.response_body)
+    return Replay(record["status_code"], record["response"].encode())
 
 
 async def complete(
-    session: AsyncSession,
+    on: Statements,
     *,
     user_id: int,
     key: str,
     fingerprint: str,
     status_code: int,
-    body: dict[str, Any],
+    body: bytes,
+    now: datetime,
 ) -> None:
     """Store the response in the request's transaction: it commits with the order."""
-    session.add(
-        IdempotencyRecord(
-            user_id=user_id,
-            key=key,
-            request_hash=fingerprint,
-            status_code=status_code,
-            response_body=body,
-            created_at=utc_now(),
-            expires_at=utc_now() + TTL,
-        )
+    await repository.add_record(
+        on,
+        user_id=user_id,
+        key=key,
+        request_hash=fingerprint,
+        status_code=status_code,
+        response=body.decode(),
+        now=now,
+        expires_at=now + TTL,
     )
-    await session.flush()
 
 
 async def purge_expired(session: AsyncSession) -> int:
-    result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utc_now())
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await repository.purge_records(await statements(session), now=utc_now())

@@ -1,25 +1,22 @@
 from typing import Annotated, Any
 
-from fastapi import Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi import Query, status
 
 from storefront.auth.dependencies import AdminUser, CurrentUser
-from storefront.core.cache import Cache
 from storefront.core.db import DbSession
 from storefront.core.problems import problem_responses
 from storefront.core.pubsub import PubSubHub
 from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.kit.pagination import Page, Pagination
+from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
-from storefront.orders import idempotency, service
+from storefront.orders import service
 from storefront.orders.dependencies import IdempotencyKey, VisibleOrder
 from storefront.orders.models import OrderStatus
 from storefront.orders.schemas import OrderCreate, OrderRead, OrderStatusUpdate
 
 router = domain_router(prefix="/api/v1", tags=["orders"])
 router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401)})
-
-REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 @router.post(
@@ -32,32 +29,15 @@ async def create_order(
     session: DbSession,
     user: CurrentUser,
     data: OrderCreate,
-    cache: Cache,
-    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    if idempotency_key is None:
-        order = await service.create(session, user_id=user.id, data=data, cache=cache)
-        response.headers["Location"] = f"/api/v1/orders/{order.id}"
-        return OrderRead.of(order)
-    fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
-    replay = await idempotency.begin(
-        session, user_id=user.id, key=idempotency_key, fingerprint=fingerprint
+    placed = await service.place(
+        session, user_id=user.id, data=data, idempotency_key=idempotency_key
     )
-    if replay is not None:
-        return JSONResponse(replay.body, status_code=replay.status_code, headers=REPLAYED)
-    order = await service.create(session, user_id=user.id, data=data, cache=cache)
-    body = OrderRead.of(order).model_dump(mode="json")
-    await idempotency.complete(
-        session,
-        user_id=user.id,
-        key=idempotency_key,
-        fingerprint=fingerprint,
-        status_code=status.HTTP_201_CREATED,
-        body=body,
-    )
-    response.headers["Location"] = f"/api/v1/orders/{order.id}"
-    return body
+    headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
+    if placed.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONBody(placed.body, status_code=placed.status_code, headers=headers)
 
 
 @router.get("/orders", response_model=Page[OrderRead], responses=problem_responses(422))
@@ -85,10 +65,8 @@ async def get_order(order: VisibleOrder) -> OrderRead:
     response_model=OrderRead,
     responses=problem_responses(404, 409, 422),
 )
-async def cancel_order(
-    session: DbSession, order: VisibleOrder, cache: Cache, hub: PubSubHub
-) -> OrderRead:
-    return OrderRead.of(await service.cancel(session, order, cache=cache, hub=hub))
+async def cancel_order(session: DbSession, order: VisibleOrder, hub: PubSubHub) -> OrderRead:
+    return OrderRead.of(await service.cancel(session, order, hub=hub))
 
 
 @router.patch(

@@ -1,5 +1,6 @@
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -44,6 +45,36 @@ class OrderRead(BaseModel):
     currency: str
     created_at: datetime
     updated_at: datetime
+
+    @staticmethod
+    def fields(
+        *,
+        order_id: int,
+        status: OrderStatus,
+        lines: Sequence[Mapping[str, Any]],
+        total_minor: int,
+        currency: str,
+        created_at: datetime,
+        updated_at: datetime,
+    ) -> dict[str, Any]:
+        """The JSON object of an order, exactly as this schema describes it; `lines`
+        have `item_id`, `quantity` and `unit_price_minor`."""
+        return {
+            "id": order_id,
+            "status": status.value,
+            "lines": [
+                {
+                    "item_id": line["item_id"],
+                    "quantity": line["quantity"],
+                    "unit_price": to_number(line["unit_price_minor"]),
+                }
+                for line in lines
+            ],
+            "total": to_number(total_minor),
+            "currency": currency,
+            "created_at": created_at,
+            "updated_at": updated_at,
+        }
 
     @classmethod
     def of(cls, order: Order) -> "OrderRead":

@@ -1,16 +1,19 @@
 """Order rules: stock taken atomically, a status lifecycle, live updates after commit."""
 
+from dataclasses import dataclass
+
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.catalog import service as catalog_service
-from storefront.core.cache import AppCache
-from storefront.core.db import after_commit
+from storefront.core.db import after_commit, statements
 from storefront.core.pubsub import Hub
+from storefront.kit.models import utc_now
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
-from storefront.orders import repository
+from storefront.orders import idempotency, repository
 from storefront.orders.errors import InvalidTransition, MixedCurrencies, OrderNotFound
-from storefront.orders.models import Order, OrderLine, OrderStatus
-from storefront.orders.schemas import OrderCreate
+from storefront.orders.models import Order, OrderStatus
+from storefront.orders.schemas import OrderCreate, OrderRead
 from storefront.realtime import service as realtime_service
 
 # The one way forward an admin may move an order; cancelling is separate.
@@ -22,30 +25,83 @@ NEXT_STATUS = {
 CANCELLABLE = (OrderStatus.PENDING, OrderStatus.PAID)
 
 
-async def create(
-    session: AsyncSession, *, user_id: int, data: OrderCreate, cache: AppCache
-) -> Order:
+@dataclass(frozen=True)
+class Placed:
+    """An order's response: made now, or replayed for its Idempotency-Key."""
+
+    order_id: int
+    status_code: int
+    body: bytes
+    replayed: bool = False
+
+
+async def place(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    data: OrderCreate,
+    idempotency_key: str | None,
+) -> Placed:
+    """Create the order, or replay the first response to `idempotency_key`."""
+    if idempotency_key is None:
+        return await _create(session, user_id=user_id, data=data)
+    fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
+    replay = await idempotency.begin(
+        session, user_id=user_id, key=idempotency_key, fingerprint=fingerprint
+    )
+    if replay is not None:
+        order_id = orjson.loads(replay.body)["id"]
+        return Placed(order_id, replay.status_code, replay.body, replayed=True)
+    placed = await _create(session, user_id=user_id, data=data)
+    await idempotency.complete(
+        await statements(session),
+        user_id=user_id,
+        key=idempotency_key,
+        fingerprint=fingerprint,
+        status_code=placed.status_code,
+        body=placed.body,
+        now=utc_now(),
+    )
+    return placed
+
+
+async def _create(session: AsyncSession, *, user_id: int, data: OrderCreate) -> Placed:
     """Take the stock of every line or of none (an error rolls the transaction back)."""
     quantities = data.quantities()
-    items = await catalog_service.take_stock(session, quantities)
-    currencies = {item.currency for item in items.values()}
+    taken = await catalog_service.take_stock(session, quantities)
+    currencies = {row["currency"] for row in taken.values()}
     if len(currencies) != 1:
         raise MixedCurrencies()
+    currency = currencies.pop()
     lines = [
-        OrderLine(item_id=item_id, quantity=quantity, unit_price_minor=items[item_id].price_minor)
+        {
+            "item_id": item_id,
+            "quantity": quantity,
+            "unit_price_minor": taken[item_id]["price_minor"],
+        }
         for item_id, quantity in quantities.items()
     ]
-    order = Order(
+    total_minor = sum(line["quantity"] * line["unit_price_minor"] for line in lines)
+    now = utc_now()
+    order_id = await repository.add(
+        await statements(session),
         user_id=user_id,
-        status=OrderStatus.PENDING,
-        currency=currencies.pop(),
-        total_minor=sum(line.quantity * line.unit_price_minor for line in lines),
+        total_minor=total_minor,
+        currency=currency,
         lines=lines,
+        now=now,
     )
-    session.add(order)
-    await session.flush()
-    catalog_service.invalidate_popular_after_commit(session, cache)
-    return await get(session, order.id)
+    catalog_service.invalidate_popular_after_commit(session)
+    body = OrderRead.fields(
+        order_id=order_id,
+        status=OrderStatus.PENDING,
+        lines=lines,
+        total_minor=total_minor,
+        currency=currency,
+        created_at=now,
+        updated_at=now,
+    )
+    return Placed(order_id, 201, orjson.dumps(body, option=orjson.OPT_UTC_Z))
 
 
 async def get(session: AsyncSession, order_id: int) -> Order:
@@ -77,14 +133,14 @@ async def list_orders(
     return await fetch_page(session, query, params)
 
 
-async def cancel(session: AsyncSession, order: Order, *, cache: AppCache, hub: Hub) -> Order:
+async def cancel(session: AsyncSession, order: Order, *, hub: Hub) -> Order:
     """Cancel from pending or paid, giving the units back in the same transaction."""
     if not await repository.move(
         session, order.id, from_statuses=CANCELLABLE, to=OrderStatus.CANCELLED
     ):
         raise InvalidTransition(f"An order that is {order.status} cannot be cancelled.")
     await catalog_service.return_stock(
-        session, {line.item_id: line.quantity for line in order.lines}, cache=cache
+        session, {line.item_id: line.quantity for line in order.lines}
     )
     return await _changed(session, order, hub=hub)
 
