@@ -183,12 +183,12 @@ async def test_workers_share_the_jobs_and_a_dead_workers_jobs_rerun_within_30_s(
     # A long job timeout, and the sweep at its defaults (30 s, 120 s): what brings the
     # jobs back is the stream, not a sweep or a timeout.
     settings = {"WORKER_CONCURRENCY": "2", "JOB_TIMEOUT_SECONDS": "300"}
-    doomed, survivor = (start_worker_process(throwaway_redis.url, **settings) for _ in "ab")
-    await wait_until_listening(doomed, survivor)
-
+    # All in the stream before any worker reads: the first to read could take them all.
     holds = [await enqueue(api_jobs, "test.hold", Hold(first_attempt_seconds=8)) for _ in "abcd"]
     waiting = await enqueue_records(api_jobs, 2)
-    await wait_until(api_jobs.database, holds, JobStatus.RUNNING, timeout=15)
+    doomed, survivor = (start_worker_process(throwaway_redis.url, **settings) for _ in "ab")
+
+    await wait_until(api_jobs.database, holds, JobStatus.RUNNING, timeout=30)
     # Two each: neither took more than it can run, and the rest waits in the stream.
     async with Redis.from_url(throwaway_redis.url) as redis:
         assert sorted((await consumers(redis)).values()) == [2, 2]
@@ -224,7 +224,7 @@ async def test_a_job_that_outlasts_its_lease_stays_with_its_live_worker(
     busy, idle = (start_worker_process(throwaway_redis.url, **settings) for _ in "ab")
     await wait_until_listening(busy, idle)
 
-    job_id = await enqueue(api_jobs, "test.long", Slow(seconds=3 * lease.abandoned_after))
+    job_id = await enqueue(api_jobs, "test.long", Slow(seconds=2 * lease.abandoned_after))
     [job] = await wait_until(api_jobs.database, [job_id], JobStatus.SUCCEEDED, timeout=30)
 
     assert job.attempts == 1
