@@ -43,7 +43,6 @@ RECONNECT_BASE_SECONDS = 0.5
 RECONNECT_CAP_SECONDS = 5.0
 PASS_COMPLETE = (b"0-0", "0-0")
 
-
 logger = logging.getLogger("storefront.jobs")
 
 
