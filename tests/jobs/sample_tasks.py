@@ -53,3 +53,21 @@ class Tick(BaseModel):
 @job("test.tick", Tick)
 async def tick(context: JobContext, payload: Tick) -> None:
     RUNS["tick"] += 1
+
+
+class Hold(BaseModel):
+    first_attempt_seconds: float
+
+
+@job("test.hold", Hold)
+async def hold(context: JobContext, payload: Hold) -> None:
+    """Long on its first attempt only (bounded by JOB_TIMEOUT_SECONDS, not by a timeout of
+    its own): a worker killed in the middle of it, the next attempt is quick."""
+    if context.attempt == 1:
+        await asyncio.sleep(payload.first_attempt_seconds)
+
+
+@job("test.long", Slow, timeout_seconds=60.0)
+async def long(context: JobContext, payload: Slow) -> None:
+    """Slow, with a timeout of its own far above JOB_TIMEOUT_SECONDS (and the lease)."""
+    await asyncio.sleep(payload.seconds)

@@ -9,27 +9,18 @@ from collections.abc import Awaitable, Callable
 
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.kicker import AsyncKicker
-from taskiq_redis import RedisStreamBroker
 
 from storefront.core.config import Settings
+from storefront.jobs.lease import lease_for
+from storefront.jobs.stream import JobStream
 
 STREAM = "storefront:jobs"
 CONSUMER_GROUP = "storefront-workers"
 DISPATCH_TIMEOUT_SECONDS = 5.0
-XREAD_BLOCK_MS = 2000
 
 logger = logging.getLogger("storefront.jobs")
 
 RunJob = Callable[[str, str], Awaitable[None]]
-
-
-def redelivery_idle_ms(settings: Settings) -> int:
-    """A message unacknowledged this long belongs to a dead worker and is claimed again."""
-    return int((settings.job_timeout_seconds + lease_margin_seconds(settings)) * 1000) + 1000
-
-
-def lease_margin_seconds(settings: Settings) -> float:
-    return max(1.0, settings.job_timeout_seconds * 0.1)
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
@@ -39,21 +30,15 @@ def create_broker(settings: Settings) -> AsyncBroker:
         return InMemoryBroker(
             max_async_tasks=settings.worker_concurrency, await_inplace=settings.jobs_inline
         )
-    return RedisStreamBroker(
+    return JobStream(
         settings.redis_url,
-        queue_name=STREAM,
-        consumer_group_name=CONSUMER_GROUP,
-        # "0": a group created after jobs were sent still reads them.
-        consumer_id="0",
+        stream=STREAM,
+        group=CONSUMER_GROUP,
+        lease=lease_for(settings),
         maxlen=settings.job_stream_maxlen,
-        approximate=True,
-        xread_block=XREAD_BLOCK_MS,
-        idle_timeout=redelivery_idle_ms(settings),
-        unacknowledged_lock_timeout=max(5.0, XREAD_BLOCK_MS / 1000 * 2),
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        socket_timeout=XREAD_BLOCK_MS / 1000 + settings.redis_timeout_seconds,
-        max_connection_pool_size=settings.worker_concurrency + 4,
-        timeout=settings.redis_timeout_seconds,
+        timeout_seconds=settings.redis_timeout_seconds,
+        # The reader, one acknowledgement per running job, the heartbeat and sends.
+        pool_size=settings.worker_concurrency + 4,
     )
 
 
@@ -94,6 +79,16 @@ class JobQueue:
     @property
     def is_in_memory(self) -> bool:
         return isinstance(self.broker, InMemoryBroker)
+
+    @property
+    def consumer(self) -> str | None:
+        """This process's name in the stream's consumer group, if it reads the stream."""
+        return self.broker.consumer_name if isinstance(self.broker, JobStream) else None
+
+    async def touch(self) -> None:
+        """Keep the stream messages of the running jobs from looking abandoned."""
+        if isinstance(self.broker, JobStream):
+            await self.broker.touch()
 
     async def start(self) -> None:
         await self.broker.startup()

@@ -2,7 +2,7 @@
 of one job (a redelivery, a sweep) can never both run it."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
@@ -60,6 +60,38 @@ async def claim(session: AsyncSession, job_id: uuid.UUID, *, lease: timedelta) -
         .execution_options(synchronize_session=False)
     )
     return result.scalar_one_or_none()
+
+
+async def renew_leases(
+    session: AsyncSession, running: Mapping[uuid.UUID, int], *, lease: timedelta
+) -> set[uuid.UUID]:
+    """Extend the lease of each job still running `attempt` (id → attempt); the renewed ids."""
+    if not running:
+        return set()
+    result = await session.execute(
+        update(Job)
+        .where(
+            Job.status == JobStatus.RUNNING,
+            or_(
+                *(
+                    and_(Job.id == job_id, Job.attempts == attempt)
+                    for job_id, attempt in running.items()
+                )
+            ),
+        )
+        .values(lease_expires_at=utc_now() + lease)
+        .returning(Job.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(result.scalars())
+
+
+async def taken_over(session: AsyncSession, held: Mapping[uuid.UUID, int]) -> list[uuid.UUID]:
+    """Of these jobs (id → attempt), those running another attempt now."""
+    rows = await session.execute(
+        select(Job.id, Job.attempts).where(Job.id.in_(list(held)), Job.status == JobStatus.RUNNING)
+    )
+    return [job_id for job_id, attempts in rows if attempts != held[job_id]]
 
 
 async def finish(

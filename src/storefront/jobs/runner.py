@@ -17,8 +17,9 @@ from pydantic import ValidationError
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.jobs import repository
+from storefront.jobs.lease import Leases
 from storefront.jobs.models import Job, JobStatus
-from storefront.jobs.queue import JobQueue, lease_margin_seconds
+from storefront.jobs.queue import JobQueue
 from storefront.jobs.registry import JobContext, JobSpec, PermanentJobError, get_spec
 from storefront.kit.models import utc_now
 
@@ -42,10 +43,13 @@ def describe(error: BaseException) -> str:
 
 
 class JobRunner:
-    def __init__(self, settings: Settings, database: Database, queue: JobQueue) -> None:
+    def __init__(
+        self, settings: Settings, database: Database, queue: JobQueue, leases: Leases
+    ) -> None:
         self.settings = settings
         self.database = database
         self.queue = queue
+        self.leases = leases
         self._timers: set[asyncio.Task[None]] = set()
 
     def timeout_for(self, spec: JobSpec) -> float:
@@ -54,7 +58,8 @@ class JobRunner:
     async def run(self, name: str, raw_job_id: str) -> None:
         spec = get_spec(name)
         job_id = uuid.UUID(raw_job_id)
-        lease = timedelta(seconds=self.timeout_for(spec) + lease_margin_seconds(self.settings))
+        # Short, and renewed while the job runs: a dead runner's jobs are free again soon.
+        lease = timedelta(seconds=self.leases.lease.seconds)
         async with unit_of_work(self.database.sessionmaker) as session:
             job = await repository.claim(session, job_id, lease=lease)
             if job is not None and job.attempts > job.max_attempts:
@@ -66,7 +71,8 @@ class JobRunner:
             # Already done, taken by a live runner, or not due yet: a duplicate delivery.
             logger.debug("job delivery skipped", extra={"job": name, "job_id": raw_job_id})
             return
-        await self._execute(spec, job)
+        with self.leases.hold(job.id, job.attempts):
+            await self._execute(spec, job)
 
     async def _execute(self, spec: JobSpec, job: Job) -> None:
         context = JobContext(

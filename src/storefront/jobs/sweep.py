@@ -30,10 +30,15 @@ async def sweep_once(settings: Settings, database: Database, queue: JobQueue) ->
         stranded = await repository.take_stranded(
             session, redispatch_before=redispatch_before, limit=BATCH
         )
+    sent = 0
     for job_id, name in stranded:
-        await queue.dispatch(name, job_id)
+        if not await queue.dispatch(name, job_id):
+            # The broker is out of reach (logged): the rest would wait out the same timeout
+            # one by one. Marked as sent, they are taken again after the redispatch delay.
+            break
+        sent += 1
     if stranded:
-        logger.info("sweep re-sent stranded jobs", extra={"count": len(stranded)})
+        logger.info("sweep re-sent stranded jobs", extra={"count": sent, "stranded": len(stranded)})
     return len(stranded)
 
 

@@ -29,7 +29,10 @@ async def run_worker(settings: Settings, *, drain_timeout: float) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await jobs.start(sweep=True)
-    logger.info("worker started", extra={"concurrency": settings.worker_concurrency})
+    logger.info(
+        "worker started",
+        extra={"concurrency": settings.worker_concurrency, "consumer": jobs.queue.consumer},
+    )
     try:
         with ThreadPoolExecutor(max_workers=settings.worker_concurrency) as executor:
             receiver = Receiver(
@@ -37,6 +40,10 @@ async def run_worker(settings: Settings, *, drain_timeout: float) -> None:
                 executor=executor,
                 run_startup=False,
                 max_async_tasks=settings.worker_concurrency,
+                # The Receiver asks the stream for a message only while it has a free job
+                # slot, and JobStream reads one per ask: a worker holds no more messages
+                # than it can run at once, so the others get the rest.
+                max_prefetch=0,
                 # Acknowledge only once the job's outcome is recorded: a worker killed
                 # mid-job leaves its message pending, to be claimed by another.
                 ack_type=AcknowledgeType.WHEN_EXECUTED,
