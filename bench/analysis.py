@@ -81,9 +81,12 @@ def p99_censored(results: Iterable[WrkResult]) -> bool:
 
 
 def paired_ratio(rounds: Sequence[Measurement], reference: Sequence[Measurement]) -> float:
-    # Paired within each round, so drift of the shared machine between rounds cancels.
+    # Paired within each round, so drift of the shared machine between rounds cancels. A
+    # reference without answers is a problem of its own row.
     by_round = {m.round: m.wrk.requests_per_second for m in reference}
-    return statistics.median(m.wrk.requests_per_second / by_round[m.round] for m in rounds)
+    return statistics.median(
+        m.wrk.requests_per_second / by_round[m.round] if by_round[m.round] else 0.0 for m in rounds
+    )
 
 
 def summarize(
@@ -121,8 +124,7 @@ def _row(
         p99_censored=p99_censored(runs),
         ratio=paired_ratio(rounds, results[REFERENCE]),
         same_core_ratio=statistics.median(m.ratio for m in same_core) if same_core else None,
-        spread=(max(r.requests_per_second for r in runs) - min(r.requests_per_second for r in runs))
-        / rps,
+        spread=_spread([r.requests_per_second for r in runs]),
         rss_mb=max(rss) / MB if rss else None,
         log_bytes_per_request=statistics.median(
             m.log.bytes / (m.run.warmup_requests + m.wrk.requests) for m in rounds
@@ -135,6 +137,11 @@ def _row(
     row.targets.extend(_targets(row, mode))
     row.problems.extend(_problems(endpoint, rounds, same_core))
     return row
+
+
+def _spread(values: Sequence[float]) -> float:
+    median = statistics.median(values)
+    return (max(values) - min(values)) / median if median else 0.0
 
 
 def _flood_row(
@@ -169,8 +176,9 @@ def _targets(row: Row, mode: Mode) -> Iterable[TargetCheck]:
         errors = row.socket_errors.total + sum(
             n for status, n in row.statuses.items() if status not in allowed
         )
+        served = bool(row.statuses)
         tolerated = ", ".join(map(str, sorted(endpoint.tolerated_statuses)))
-        yield TargetCheck(f"no error but {tolerated}", errors, errors == 0)
+        yield TargetCheck(f"no error but {tolerated}", errors, served and errors == 0)
     if endpoint.flood is not None and row.flood is not None:
         yield TargetCheck(
             f"≥ {endpoint.flood.ratio_target:.2f} of {row.flood.baseline}",

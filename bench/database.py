@@ -39,7 +39,7 @@ class SeededCatalog(Catalog):
 
 def require_bench_database(url: str) -> None:
     name = database_name(url)
-    if "bench" not in name:
+    if "bench" not in name.lower():
         raise BenchError(
             f"refusing to use database {name!r}: the bench empties its database, so its "
             "name must contain 'bench' (e.g. storefront_bench)"

@@ -41,17 +41,24 @@ def run_rounds(harness: Harness) -> tuple[Results, SameCoreResults]:
     endpoints = options.endpoints
     results: Results = {e.name: [] for e in endpoints}
     same_core: SameCoreResults = {}
+    started = time.monotonic()
+
+    def progress(number: int, what: str) -> None:
+        elapsed = time.monotonic() - started
+        console.print(
+            f"{elapsed / 60:4.1f} min  round {number}/{options.rounds}: {what}", style="dim"
+        )
+
     for number in range(1, options.rounds + 1):
         # Rotate the order each round so no endpoint always runs first or last.
         shift = (number - 1) % len(endpoints)
         for endpoint in [*endpoints[shift:], *endpoints[:shift]]:
-            console.print(f"round {number}/{options.rounds}: {endpoint.name}", style="dim")
+            progress(number, endpoint.name)
             results[endpoint.name].append(harness.measure(endpoint, number))
         if not options.same_core_seconds:
             continue
         for endpoint in (e for e in endpoints if e.same_core and e.app == "storefront"):
-            pairing = f"{endpoint.name} and {REFERENCE} on the same core"
-            console.print(f"round {number}/{options.rounds}: {pairing}", style="dim")
+            progress(number, f"{endpoint.name} and {REFERENCE} on the same core")
             pairs = same_core.setdefault(endpoint.name, [])
             pairs.append(harness.measure_same_core(endpoint, number))
     return results, same_core
