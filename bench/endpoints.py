@@ -177,6 +177,8 @@ ENDPOINTS: list[Endpoint] = [
         "storefront",
         ITEM,
         POSTGRESQL,
+        # Reads shed during the flood: counted, and not served.
+        tolerated_statuses=OVERLOADED,
         same_core=False,
         flood=Flood(
             LOGIN,

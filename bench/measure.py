@@ -49,6 +49,7 @@ class Run:
 @dataclass(frozen=True)
 class Measurement:
     round: int
+    expected_status: int
     observed_status: int
     log: LogSummary
     rss_bytes: int | None
@@ -143,7 +144,8 @@ class Harness:
                 run = self._flooded(endpoint.name, endpoint.flood, server, load)
         summary = summarize_log(log, structured=endpoint.app == "storefront")
         log.unlink()  # tens of MB per run: the summary is what we keep
-        return Measurement(number, observed, summary, server.rss_bytes, run)
+        expected = endpoint.request.expected_status
+        return Measurement(number, expected, observed, summary, server.rss_bytes, run)
 
     def _flooded(self, name: str, flood: Flood, server: Server, load: Load) -> "Run":
         """The measurement amid the flood, which starts with the warm-up and goes on, with
