@@ -31,6 +31,7 @@ from bench.measure import Harness, Options
 from bench.preparation import prepare
 from bench.processes import CLIENT_CPU, SERVER_CPU
 from bench.report import console, machine_info, print_report, row_json
+from bench.results import load as load_results
 from bench.wrk import TIMEOUT_SECONDS, Wrk, ensure_wrk
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -124,6 +125,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a Storefront setting for the servers (repeatable), e.g. DB_POOL_SIZE=20",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument(
+        "--from-results",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: report an earlier run's rounds again (written to --output)",
+    )
     args = parser.parse_args(argv)
     if min(args.duration, args.connections, args.rounds, args.warmup) < 1:
         parser.error("--duration, --connections, --rounds and --warmup must be at least 1")
@@ -170,6 +177,30 @@ def settings_json(options: Options, config: RunConfig) -> dict[str, Any]:
     }
 
 
+def analyse(
+    options: Options, mode: Mode, results: Results, same_core: SameCoreResults
+) -> dict[str, Any]:
+    """Print the report; return its JSON part that comes from the measurements."""
+    rows = summarize(options.endpoints, mode, options.connections, results, same_core)
+    rss = rss_check(mode, rows)
+    print_report(options, mode, rows, rss)
+    return {
+        "rss": None if rss is None else asdict(rss),
+        "problems": sum(len(row.problems) for row in rows),
+        "endpoints": [
+            row_json(row, same_core, [asdict(m) for m in results[row.endpoint.name]])
+            for row in rows
+        ],
+    }
+
+
+def write_report(path: Path, report: dict[str, Any]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    console.print(f"results written to {path}")
+    return 1 if report["problems"] else 0
+
+
 def execute(options: Options, config: RunConfig, workdir: Path, started: float) -> int:
     wrk_binary = ensure_wrk()
     _announce(config, options)
@@ -177,11 +208,9 @@ def execute(options: Options, config: RunConfig, workdir: Path, started: float) 
     prepared = prepare(config, workdir, needs_token=needs_token)
     seed = secrets.randbelow(1_000_000)
     wrk = Wrk(wrk_binary, run_id=config.run_id, seed=seed, catalog=prepared.catalog)
-    harness = Harness(options, wrk, workdir, prepared)
-    results, same_core = run_rounds(harness)
-    rows = summarize(options.endpoints, config.mode, options.connections, results, same_core)
-    rss = rss_check(config.mode, rows)
-    print_report(options, config.mode, rows, rss)
+    results, same_core = run_rounds(Harness(options, wrk, workdir, prepared))
+    measured = analyse(options, config.mode, results, same_core)
+    console.print(f"measured in {time.time() - started:.0f} s")
     report = {
         "date": datetime.fromtimestamp(started, UTC).isoformat(),
         "finished": datetime.now(UTC).isoformat(),
@@ -193,16 +222,18 @@ def execute(options: Options, config: RunConfig, workdir: Path, started: float) 
         "catalog": asdict(prepared.catalog),
         "wrk_seed": seed,
         "reference": REFERENCE,
-        "rss": None if rss is None else asdict(rss),
-        "endpoints": [
-            row_json(row, same_core, [asdict(m) for m in results[row.endpoint.name]])
-            for row in rows
-        ],
+        **measured,
     }
-    options.output.parent.mkdir(parents=True, exist_ok=True)
-    options.output.write_text(json.dumps(report, indent=2) + "\n")
-    console.print(f"results written to {options.output} after {report['duration_seconds']} s")
-    return 1 if any(row.problems for row in rows) else 0
+    return write_report(options.output, report)
+
+
+def report_again(source: Path, output: Path) -> int:
+    """The report of an earlier run, from its raw rounds, with the current analysis."""
+    recorded = load_results(source, output)
+    console.print(f"the {recorded.mode} run of {recorded.report['date']}, reported again")
+    measured = analyse(recorded.options, recorded.mode, recorded.results, recorded.same_core)
+    reported = {"reported_again": datetime.now(UTC).isoformat(), "reported_from": str(source)}
+    return write_report(output, {**recorded.report, **reported, **measured})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,6 +241,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     started = time.time()
     try:
+        if args.from_results is not None:
+            return report_again(args.from_results, args.output)
         check_machine()
         with tempfile.TemporaryDirectory(prefix="storefront-bench-") as tmp:
             workdir = Path(tmp)
