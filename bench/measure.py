@@ -5,13 +5,14 @@ import os
 import random
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from bench import lua
 from bench.endpoints import PLACEHOLDER, REFERENCE, AppName, Endpoint, Flood, Request
+from bench.options import Options
 from bench.preparation import Prepared
 from bench.server_logs import LogSummary, summarize_log
 from bench.servers import Server, running_server, wait_idle
@@ -19,18 +20,6 @@ from bench.wrk import Load, Wrk, WrkResult
 
 # The flood outlasts the measurement it surrounds by this much.
 FLOOD_TAIL_SECONDS = 1
-
-
-@dataclass(frozen=True)
-class Options:
-    duration: int
-    connections: int
-    rounds: int
-    warmup: int
-    same_core_seconds: int
-    endpoints: list[Endpoint]
-    output: Path
-    overrides: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from bench.analysis import Row, SameCoreResults, TargetCheck
 from bench.endpoints import Mode
-from bench.measure import Options
+from bench.options import Options
 from bench.processes import CLIENT_CPU, SERVER_CPU
 from bench.wrk import TIMEOUT_SECONDS, SocketErrors
 

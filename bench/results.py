@@ -9,7 +9,8 @@ from typing import Any
 from bench.analysis import Results, SameCoreResults
 from bench.endpoints import ENDPOINTS, Endpoint, Mode
 from bench.errors import BenchError
-from bench.measure import Measurement, Options, Run, SameCore
+from bench.measure import Measurement, Run, SameCore
+from bench.options import Options
 from bench.server_logs import LogSummary
 from bench.wrk import SocketErrors, WrkResult
 

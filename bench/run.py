@@ -7,8 +7,6 @@ PostgreSQL + Redis with production settings when DATABASE_URL (postgresql+asyncp
 and REDIS_URL are set, else the embedded default (SQLite). See bench/README.md.
 """
 
-import argparse
-import fnmatch
 import json
 import os
 import secrets
@@ -25,16 +23,15 @@ from typing import Any
 
 from bench.analysis import Results, Row, SameCoreResults, TargetCheck, summarize
 from bench.configuration import RunConfig, configure
-from bench.endpoints import ENDPOINTS, REFERENCE, RSS_TARGETS_MB, Endpoint, Mode
+from bench.endpoints import REFERENCE, RSS_TARGETS_MB, Mode
 from bench.errors import BenchError
-from bench.measure import Harness, Options
+from bench.measure import Harness
+from bench.options import Options, parse_args, select_endpoints
 from bench.preparation import prepare
 from bench.processes import CLIENT_CPU, SERVER_CPU
 from bench.report import console, machine_info, print_report, row_json
 from bench.results import load as load_results
 from bench.wrk import TIMEOUT_SECONDS, Wrk, ensure_wrk
-
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def run_rounds(harness: Harness) -> tuple[Results, SameCoreResults]:
@@ -73,74 +70,6 @@ def rss_check(mode: Mode, rows: Sequence[Row]) -> TargetCheck | None:
     if target is None:
         return None
     return TargetCheck(f"< {target:.0f} MB", max(measured), max(measured) < target)
-
-
-def select_endpoints(mode: Mode, patterns: Sequence[str]) -> list[Endpoint]:
-    """The patterns' endpoints of this mode, plus what they are compared with."""
-    available = [e for e in ENDPOINTS if mode in e.modes]
-    chosen = {
-        e.name
-        for e in available
-        if e.name == REFERENCE or not patterns or any(fnmatch.fnmatch(e.name, p) for p in patterns)
-    }
-    unmatched = [p for p in patterns if not any(fnmatch.fnmatch(e.name, p) for e in available)]
-    if unmatched:
-        known = ", ".join(e.name for e in available)
-        raise BenchError(f"in the {mode} mode, no endpoint matches {unmatched}; known: {known}")
-    chosen |= {e.flood.baseline for e in available if e.name in chosen and e.flood is not None}
-    return [e for e in available if e.name in chosen]
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--duration", type=int, default=8, help="seconds per measurement")
-    parser.add_argument(
-        "--connections",
-        type=int,
-        default=64,
-        help="wrk connections (rows with their own keep them)",
-    )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over all endpoints")
-    parser.add_argument("--warmup", type=int, default=2, help="seconds of warm-up")
-    parser.add_argument(
-        "--only",
-        action="append",
-        default=[],
-        metavar="PATTERN",
-        help="endpoint names (glob, repeatable or comma-separated); bare-ping always runs",
-    )
-    parser.add_argument(
-        "--same-core",
-        type=int,
-        default=5,
-        metavar="SECONDS",
-        help="per round, also run each endpoint and bare /ping at once on the server CPU "
-        "for SECONDS (0: skip)",
-    )
-    parser.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a Storefront setting for the servers (repeatable), e.g. DB_POOL_SIZE=20",
-    )
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR / "latest.json")
-    parser.add_argument(
-        "--from-results",
-        type=Path,
-        metavar="JSON",
-        help="measure nothing: report an earlier run's rounds again (written to --output)",
-    )
-    args = parser.parse_args(argv)
-    if min(args.duration, args.connections, args.rounds, args.warmup) < 1:
-        parser.error("--duration, --connections, --rounds and --warmup must be at least 1")
-    if args.same_core < 0:
-        parser.error("--same-core must be 0 or more")
-    if any("=" not in value for value in args.set):
-        parser.error("--set takes NAME=VALUE")
-    args.only = [p.strip() for value in args.only for p in value.split(",") if p.strip()]
-    args.set = dict(value.split("=", 1) for value in args.set)
-    return args
 
 
 def check_machine() -> None:
