@@ -48,7 +48,7 @@ openapi: install
 	$(RUN) storefront openapi --output openapi.json --check-breaking $(if $(ALLOW_BREAKING),--allow-breaking,)
 
 bench: install
-	$(RUN) python bench/run.py
+	$(RUN) python -m bench.run
 
 clean:
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache .hypothesis var

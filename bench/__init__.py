@@ -1,0 +1,1 @@
+"""`make bench`: Storefront's throughput against a bare FastAPI app (see README.md)."""
