@@ -170,13 +170,22 @@ async def running_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
     async with LifespanManager(per_request_state) as manager, make_client(manager.app) as client:
         LIFESPAN_STATES[app] = manager._state
+        RUNNING_APPS[client] = manager.app
         try:
             yield client
         finally:
             LIFESPAN_STATES.pop(app, None)
+            RUNNING_APPS.pop(client, None)
+
+
+def client_from(client: httpx.AsyncClient, address: str) -> httpx.AsyncClient:
+    """Another client of the app `client` runs (`running_client`), connecting from
+    `address`: for what depends on who the client is (rate limits, fair shares)."""
+    return make_client(RUNNING_APPS[client], address=address)
 
 
 LIFESPAN_STATES: "weakref.WeakKeyDictionary[FastAPI, dict[str, Any]]" = weakref.WeakKeyDictionary()
+RUNNING_APPS: "weakref.WeakKeyDictionary[httpx.AsyncClient, Any]" = weakref.WeakKeyDictionary()
 
 
 @pytest.fixture
@@ -185,6 +194,6 @@ def app_state(app: FastAPI, client: httpx.AsyncClient) -> dict[str, Any]:
     return LIFESPAN_STATES[app]
 
 
-def make_client(app: object) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+def make_client(app: object, *, address: str = "127.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 123))  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=transport, base_url="http://test")

@@ -23,6 +23,7 @@ from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging, flush_logs
+from storefront.core.memory import return_freed_memory
 from storefront.core.metrics import Metrics
 from storefront.core.middleware.body_limit import BodyLimits
 from storefront.core.middleware.guard import GuardMiddleware
@@ -158,6 +159,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
     """Build the app; `database` lets a caller (the tests) supply its own engine binding."""
     settings = settings or Settings()
+    return_freed_memory()
     configure_logging(settings)
     metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
     app = FastAPI(

@@ -8,9 +8,15 @@ import pytest
 
 from storefront.core.config import Settings
 from storefront.core.db import Database
-from storefront.core.security import PasswordHasher, PasswordHashingBusy, password_hasher
+from storefront.core.security import (
+    PasswordHasher,
+    PasswordHashingBusy,
+    TooManyHashesOfOneClient,
+    hashing_for,
+    password_hasher,
+)
 from storefront.main import create_app
-from tests.conftest import running_client
+from tests.conftest import client_from, running_client
 from tests.fixtures.accounts import PASSWORD, new_email
 
 pytestmark = pytest.mark.anyio
@@ -45,8 +51,13 @@ async def test_hashing_leaves_the_event_loop_free() -> None:
 
 async def test_beyond_the_bound_callers_are_turned_away_at_once() -> None:
     hasher = slow_hasher(concurrency=1, max_waiting=1)
+
+    async def hash_for(client: str) -> str:
+        hashing_for.set(client)  # each gathered coroutine runs in a context of its own
+        return await hasher.hash(PASSWORD)
+
     results = await asyncio.gather(
-        *(hasher.hash(PASSWORD) for _ in range(3)), return_exceptions=True
+        *(hash_for(f"client-{n}") for n in range(3)), return_exceptions=True
     )
     busy = [result for result in results if isinstance(result, PasswordHashingBusy)]
     assert len(busy) == 1
@@ -81,10 +92,8 @@ async def test_one_hasher_per_configuration(settings: Settings) -> None:
     assert password_hasher(other) is not password_hasher(settings)
 
 
-async def test_a_sign_up_flood_gets_503_not_an_ever_longer_wait(
-    settings: Settings, database: Database
-) -> None:
-    flooded = settings.model_copy(
+def flooded(settings: Settings) -> Settings:
+    return settings.model_copy(
         update={
             "password_hash_time_cost": SLOW["time_cost"],
             "password_hash_memory_kib": SLOW["memory_kib"],
@@ -93,15 +102,41 @@ async def test_a_sign_up_flood_gets_503_not_an_ever_longer_wait(
             "first_admin_email": "",
         }
     )
-    async with running_client(create_app(flooded, database=database)) as client:
 
-        async def sign_up() -> httpx.Response:
-            body = {"email": new_email(), "password": PASSWORD, "full_name": "Flood"}
-            return await client.post("/api/v1/users", json=body)
 
-        responses = await asyncio.gather(sign_up(), sign_up())
+async def sign_up(client: httpx.AsyncClient) -> httpx.Response:
+    body = {"email": new_email(), "password": PASSWORD, "full_name": "Flood"}
+    return await client.post("/api/v1/users", json=body)
+
+
+async def test_a_sign_up_flood_gets_503_not_an_ever_longer_wait(
+    settings: Settings, database: Database
+) -> None:
+    app = create_app(flooded(settings), database=database)
+    async with running_client(app) as client, client_from(client, "198.51.100.2") as other:
+        responses = await asyncio.gather(sign_up(client), sign_up(other))
     statuses = sorted(response.status_code for response in responses)
     assert statuses == [201, 503]
     [busy] = [response for response in responses if response.status_code == 503]
     assert busy.headers["retry-after"] == "1"
     assert busy.headers["content-type"] == "application/problem+json"
+
+
+async def test_one_clients_flood_takes_no_more_than_its_share() -> None:
+    """However many hashes one client asks for at once, it holds at most its share of the
+    places: the rest get a 429 at once, and another client still gets in."""
+    hasher = slow_hasher(concurrency=1, max_waiting=8)
+
+    async def hash_for(client: str) -> str:
+        hashing_for.set(client)
+        return await hasher.hash(PASSWORD)
+
+    *flood, legitimate = await asyncio.gather(
+        *(hash_for("flood") for _ in range(5)), hash_for("someone"), return_exceptions=True
+    )
+    assert isinstance(legitimate, str)
+    refused = [result for result in flood if isinstance(result, TooManyHashesOfOneClient)]
+    assert len(refused) == 4
+    assert refused[0].status_code == 429
+    assert refused[0].headers["Retry-After"] == "1"
+    assert sum(isinstance(result, str) for result in flood) == 1

@@ -50,6 +50,7 @@ async def create_token(
     await check_login_rate(request, account=form.username)
     pair = await service.login(
         session,
+        request.state.database.reads,
         email=form.username,
         password=form.password,
         settings=request.state.settings,

@@ -28,17 +28,28 @@ logger = logging.getLogger("storefront.auth")
 
 
 async def login(
-    session: AsyncSession, *, email: str, password: str, settings: Settings, hasher: PasswordHasher
+    session: AsyncSession,
+    reads: Statements,
+    *,
+    email: str,
+    password: str,
+    settings: Settings,
+    hasher: PasswordHasher,
 ) -> TokenPair:
     """A new session. Unknown address, wrong password and deactivated account are one
-    answer, in about the same time: a password is checked in every case."""
-    user = await users_service.get_by_email(session, email)
-    if user is None:
+    answer, in about the same time: a password is checked in every case. The password is
+    checked before the unit of work uses a connection, so that slow hashes (a flood of
+    sign-ins) never hold the pool."""
+    credentials = await users_service.read_credentials(reads, email)
+    if credentials is None:
         await hasher.verify_decoy(password)
         raise InvalidCredentials()
-    matches, rehashed = await hasher.verify_and_update(password, user.password_hash)
-    if not matches or not user.is_active:
+    matches, rehashed = await hasher.verify_and_update(password, credentials["password_hash"])
+    if not matches or not credentials["is_active"]:
         raise InvalidCredentials()
+    user = await users_service.find(session, credentials["id"])
+    if user is None or user.password_hash != credentials["password_hash"] or not user.is_active:
+        raise InvalidCredentials()  # changed meanwhile: the password checked is not its own
     await users_service.record_login(session, user, rehashed=rehashed)
     now = utc_now()
     await repository.purge_expired_sessions(session, user.id, now=now)

@@ -5,10 +5,9 @@ from collections.abc import AsyncIterator
 import anyio
 
 from storefront.catalog import image_service
-from storefront.catalog.image_processing import UnreadableImage, render
 from storefront.catalog.image_service import RESIZE_IMAGE, ResizeImage
 from storefront.core.db import unit_of_work
-from storefront.core.storage import LocalStorage, create_storage
+from storefront.core.storage import LocalStorage, StorageFull, create_storage
 from storefront.jobs.registry import JobContext, PermanentJobError, job
 
 
@@ -26,6 +25,10 @@ async def resize_image(context: JobContext, payload: ResizeImage) -> None:
     except PermanentJobError:
         await _abandon(context, storage, payload)
         raise
+    except StorageFull:
+        # Not the upload's fault: the original stays, and the next upload (or a retry of
+        # this job once there is room) renders it.
+        raise
     except Exception:
         # Out of attempts: the original would otherwise stay on disk, referenced forever.
         if context.is_last_attempt:
@@ -36,6 +39,9 @@ async def resize_image(context: JobContext, payload: ResizeImage) -> None:
 async def _render_and_apply(
     context: JobContext, storage: LocalStorage, payload: ResizeImage
 ) -> None:
+    # Imported here: Pillow, which an API process whose jobs run in workers never needs.
+    from storefront.catalog.image_processing import UnreadableImage, render
+
     source = await _read_original(context, storage, payload)
     try:
         renditions = await anyio.to_thread.run_sync(render, source)

@@ -14,12 +14,14 @@ from taskiq.receiver import Receiver
 
 from storefront.core.config import Settings
 from storefront.core.db import Database
+from storefront.core.memory import return_freed_memory
 from storefront.jobs.runtime import Jobs
 
 logger = logging.getLogger("storefront.jobs")
 
 
 async def run_worker(settings: Settings, *, drain_timeout: float) -> None:
+    return_freed_memory()
     database = Database(settings)
     jobs = Jobs(settings, database)
     if jobs.runs_in_process:

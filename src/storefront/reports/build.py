@@ -30,7 +30,6 @@ from storefront.orders.sales import Sale
 from storefront.reports import failures, repository
 from storefront.reports.csv_output import CsvReportWriter
 from storefront.reports.models import Report, ReportFormat
-from storefront.reports.pdf_output import Heading, PdfReportWriter
 from storefront.reports.sales_summary import SalesSummary
 from storefront.users import service as users_service
 
@@ -138,6 +137,10 @@ async def _record_success(
 
 def _writer_for(report: Report, path: Path) -> ReportWriter:
     if report.format == ReportFormat.PDF:
+        # Imported here: fpdf2 takes 18 MB, which an API process that never builds a PDF
+        # (jobs run in workers) should not hold.
+        from storefront.reports.pdf_output import Heading, PdfReportWriter
+
         heading = Heading(
             title=f"{report.kind.value.capitalize()} report",
             period=describe_period(report.date_from, report.date_to),

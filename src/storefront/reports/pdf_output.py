@@ -23,7 +23,6 @@ DETAIL_ROWS = 1000
 BOLD = FontFace(emphasis="BOLD")
 HEADINGS = FontFace(emphasis="BOLD", fill_color=(230, 230, 230))
 NUMBERS = ("LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT")
-ORDER_COLUMNS = ("Order", "Created (UTC)", "Status", "Customer", "Currency", "Units", "Total")
 
 
 @dataclass(frozen=True, slots=True)

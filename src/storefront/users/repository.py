@@ -1,7 +1,8 @@
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storefront.core.statements import Row, Statements
 from storefront.users.errors import EmailTaken
 from storefront.users.models import Role, User, email_key
 
@@ -10,6 +11,16 @@ EMAIL_CONSTRAINT = "uq_user_email_key"
 
 async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
+
+
+_BY_EMAIL = select(User.id, User.password_hash, User.is_active).where(
+    User.email_key == bindparam("email_key")
+)
+
+
+async def read_credentials(reads: Statements, email: str) -> Row | None:
+    """`id`, `password_hash` and `is_active` of the account of `email`."""
+    return await reads.one(_BY_EMAIL, email_key=email_key(email))
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:

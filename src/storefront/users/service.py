@@ -2,6 +2,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.auth.identities import forget_user_after_commit
 from storefront.core.security import PasswordHasher
+from storefront.core.statements import Row, Statements
 from storefront.jobs.queue import JobQueue
 from storefront.kit.models import utc_now
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
@@ -59,8 +60,18 @@ async def get(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+async def find(session: AsyncSession, user_id: int) -> User | None:
+    return await repository.get(session, user_id)
+
+
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return await repository.get_by_email(session, email)
+
+
+async def read_credentials(reads: Statements, email: str) -> Row | None:
+    """What checking a password needs (`id`, `password_hash`, `is_active`), read outside
+    any unit of work: nobody holds a database connection while a hash is computed."""
+    return await repository.read_credentials(reads, email)
 
 
 async def list_users(
