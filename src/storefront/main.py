@@ -121,13 +121,14 @@ def _deprecations(app: FastAPI, settings: Settings) -> list[tuple[BaseRoute, Dep
 
 def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     # add_middleware wraps: the last one added is the outermost.
-    app.add_middleware(ApiGate)
     body_limits = BodyLimits(
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
     )
     if settings.cors_origins:
-        # The error boundary sits inside CORS, so that its 500s carry the CORS headers.
+        # The gate and the error boundary sit inside CORS, so that their 429s and 500s
+        # carry the CORS headers.
+        app.add_middleware(ApiGate)
         app.add_middleware(GuardMiddleware, body_limits=body_limits)
         app.add_middleware(
             CORSMiddleware,
@@ -153,6 +154,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         unmetered_routes=frozenset({"/metrics"}),
         guard=None if settings.cors_origins else body_limits,
         deprecations=_deprecations(app, settings),
+        api_gate=None if settings.cors_origins else ApiGate,
     )
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from storefront.catalog.models import Item, ItemCount
 from storefront.core import migrations
 from storefront.core.config import Settings
-from storefront.core.db import Database, statements, unit_of_work
+from storefront.core.db import Database, after_commit, statements, transaction, unit_of_work
 from storefront.core.statements import DatabaseUnavailable, compile_for
 from tests.fixtures.backends import unreachable
 
@@ -155,3 +155,31 @@ async def test_reads_with_no_database_are_a_503() -> None:
             await database.reads.scalar(COUNT)
     finally:
         await database.dispose()
+
+
+async def test_a_transaction_of_statements_commits_rolls_back_and_runs_effects_after(
+    own_database: Database,
+) -> None:
+    ran: list[str] = []
+
+    async def effect() -> None:
+        ran.append("after commit")
+
+    before = await own_database.reads.scalar(COUNT)
+    with pytest.raises(Boom):
+        async with transaction(own_database) as work:
+            await (await statements(work)).run(ADD, n=1000)
+            after_commit(work, effect)
+            raise Boom()
+    assert await own_database.reads.scalar(COUNT) == before
+    assert ran == []
+    try:
+        async with transaction(own_database) as work:
+            await (await statements(work)).run(ADD, n=1000)
+            after_commit(work, effect)
+            assert ran == []
+        assert ran == ["after commit"]
+        assert await own_database.reads.scalar(COUNT) == before + 1000
+    finally:
+        async with transaction(own_database) as work:
+            await (await statements(work)).run(ADD, n=-1000)

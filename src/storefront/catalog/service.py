@@ -13,7 +13,7 @@ from storefront.catalog.listing import ItemFilters
 from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
 from storefront.catalog.search import search_query
-from storefront.core.db import after_commit
+from storefront.core.db import Work, after_commit
 from storefront.core.db import statements as unit_statements
 from storefront.core.invalidation import Invalidations, invalidate_after_commit
 from storefront.core.statements import Row, Statements
@@ -128,11 +128,11 @@ async def _flush_unique_sku(session: AsyncSession) -> None:
         raise SkuTaken() from error
 
 
-async def take_stock(session: AsyncSession, quantities: Mapping[int, int]) -> dict[int, Row]:
+async def take_stock(work: Work, quantities: Mapping[int, int]) -> dict[int, Row]:
     """Take every line's units, all or nothing (the caller's transaction rolls back on
     error). Rows are locked in item-id order, so two orders never deadlock each other.
     Returns each item's `price_minor` and `currency`, as they are at the take."""
-    statements = await unit_statements(session)
+    statements = await unit_statements(work)
     now = utc_now()
     taken: dict[int, Row] = {}
     for item_id in sorted(quantities):
@@ -153,8 +153,8 @@ async def return_stock(session: AsyncSession, quantities: Mapping[int, int]) -> 
     invalidate_popular_after_commit(session)
 
 
-def invalidate_popular_after_commit(session: AsyncSession) -> None:
-    invalidate_after_commit(session, POPULAR, POPULAR_TAG, urgent=False)
+def invalidate_popular_after_commit(work: Work) -> None:
+    invalidate_after_commit(work, POPULAR, POPULAR_TAG, urgent=False)
 
 
 async def popular(reads: Statements, invalidations: Invalidations) -> bytes:

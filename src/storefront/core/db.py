@@ -25,7 +25,9 @@ from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
 from storefront.core.statements import (
+    CONNECTION_ERRORS,
     Compiler,
+    DatabaseUnavailable,
     DriverStatements,
     EngineStatements,
     PoolReads,
@@ -33,7 +35,18 @@ from storefront.core.statements import (
     compiler_for,
 )
 
-__all__ = ["AfterCommit", "Database", "DbReads", "DbSession", "after_commit", "unit_of_work"]
+__all__ = [
+    "AfterCommit",
+    "Database",
+    "DbReads",
+    "DbSession",
+    "Transaction",
+    "Work",
+    "after_commit",
+    "statements",
+    "transaction",
+    "unit_of_work",
+]
 
 SQLITE_BEGIN = "storefront_sqlite_begin"
 STATEMENTS_KEY = "storefront.statements"
@@ -213,9 +226,63 @@ async def unit_of_work(
     await run_effects(effects)
 
 
-async def statements(session: AsyncSession) -> Statements:
-    """Core statements in the unit of work of `session`: on its connection, in its
+class Transaction:
+    """A unit of work of Core statements alone, with no ORM session: on PostgreSQL a
+    connection of asyncpg's pool in a transaction of its own. Measured: about 115 µs of
+    CPU for a statement in a transaction this way, 380-500 µs in an AsyncSession's."""
+
+    __slots__ = ("info", "statements")
+
+    def __init__(self, statements: Statements, info: dict[str, Any]) -> None:
+        self.statements = statements
+        self.info = info
+
+
+Work = AsyncSession | Transaction
+
+
+@asynccontextmanager
+async def transaction(database: "Database") -> AsyncIterator[Transaction]:
+    """One transaction of statements: committed when the block succeeds, rolled back on
+    any error; effects after the commit, as `unit_of_work`. For routes that need no ORM,
+    opened by the route itself (the edge), so that it commits before the response."""
+    reads = database.reads
+    if not isinstance(reads, PoolReads):  # SQLite, or a test's connection
+        async with unit_of_work(database.sessionmaker) as session:
+            yield Transaction(await statements(session), session.info)
+        return
+    async with reads.connection() as connection:
+        work = Transaction(DriverStatements(database.compiler, connection), database.session_info)
+        began = connection.transaction()
+        try:
+            await began.start()
+        except CONNECTION_ERRORS as error:
+            raise DatabaseUnavailable() from error
+        try:
+            yield work
+            await began.commit()
+        except BaseException:
+            pop_effects(work)
+            await _roll_back(began, connection)
+            raise
+    await run_effects(pop_effects(work))
+
+
+async def _roll_back(began: Any, connection: Any) -> None:
+    try:
+        await began.rollback()
+    except Exception:
+        # A connection that cannot roll back cannot be trusted with the next request.
+        logger.warning("rollback failed; discarding the connection", exc_info=True)
+        connection.terminate()
+
+
+async def statements(work: Work) -> Statements:
+    """Core statements in the unit of work `work`: on its connection, in its
     transaction, beside the ORM; on PostgreSQL straight on asyncpg (core/statements.py)."""
+    if isinstance(work, Transaction):
+        return work.statements
+    session = work
     found: Statements | None = session.info.get(STATEMENTS_KEY)
     if found is not None:
         return found

@@ -2,27 +2,35 @@
 
 import logging
 from collections.abc import Awaitable, Callable
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Protocol
 
 AfterCommit = Callable[[], Awaitable[None]]
+
+
+class Work(Protocol):
+    """A unit of work: an ORM session, or a transaction of Core statements (core/db.py)."""
+
+    @property
+    def info(self) -> dict[str, Any]: ...
+
+
 EFFECTS_KEY = "storefront.after_commit"
 
 logger = logging.getLogger("storefront.db")
 
 
-def after_commit(session: AsyncSession, effect: AfterCommit) -> None:
-    """Run `effect` once the unit of work that owns `session` has committed.
+def after_commit(work: Work, effect: AfterCommit) -> None:
+    """Run `effect` once the unit of work `work` has committed.
 
     Effects are awaited before the response is sent (so an enqueue has at least been
     attempted when the client hears back): keep them short and bounded by their own
     timeouts. A failing effect is logged; the commit stands.
     """
-    session.info.setdefault(EFFECTS_KEY, []).append(effect)
+    work.info.setdefault(EFFECTS_KEY, []).append(effect)
 
 
-def pop_effects(session: AsyncSession) -> list[AfterCommit]:
-    effects: list[AfterCommit] = session.info.pop(EFFECTS_KEY, [])
+def pop_effects(work: Work) -> list[AfterCommit]:
+    effects: list[AfterCommit] = work.info.pop(EFFECTS_KEY, [])
     return effects
 
 

@@ -13,13 +13,12 @@ so that a burst of orders costs Redis one publish, not one each.
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Hashable, Iterable
 from functools import partial
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from storefront.core.effects import after_commit
+from storefront.core.effects import Work, after_commit
 from storefront.core.local_cache import LocalCache
 from storefront.core.pubsub.hub import Hub, HubUnavailable
 from storefront.core.pubsub.subscription import JSON, Message
@@ -37,6 +36,7 @@ class Invalidations:
         self._hub: Hub | None = None
         self._pending: dict[str, set[str]] = {}
         self._gathering: asyncio.Task[None] | None = None
+        self._origin = uuid.uuid4().hex
 
     def cache(self, name: str, *, ttl_seconds: float, max_entries: int) -> LocalCache[Any, Any]:
         """The local cache called `name`, made at the first call. Until `attach`, it keeps
@@ -88,9 +88,8 @@ class Invalidations:
         pending, self._pending = self._pending, {}
         if not pending or self._hub is None:
             return
-        message: dict[str, JSON] = {
-            name: list[JSON](sorted(tags)) for name, tags in pending.items()
-        }
+        forget: dict[str, JSON] = {name: list[JSON](sorted(tags)) for name, tags in pending.items()}
+        message: dict[str, JSON] = {"origin": self._origin, "forget": forget}
         try:
             await self._hub.publish(CHANNEL, message)
         except HubUnavailable:
@@ -104,13 +103,14 @@ class Invalidations:
             cache.invalidate(tags)
 
     def _receive(self, message: Message) -> None:
-        for name, tags in message.data.items():
+        forget = message.data.get("forget")
+        if message.data.get("origin") == self._origin or not isinstance(forget, dict):
+            return  # applied when it was made (its echo would only drop newer values)
+        for name, tags in forget.items():
             if isinstance(tags, list):
                 self._apply(name, [tag for tag in tags if isinstance(tag, str)])
 
 
-def invalidate_after_commit(
-    session: AsyncSession, cache: str, *tags: str, urgent: bool = True
-) -> None:
-    invalidations: Invalidations = session.info[SESSION_INFO_KEY]
-    after_commit(session, partial(invalidations.invalidate, cache, tags, urgent=urgent))
+def invalidate_after_commit(work: Work, cache: str, *tags: str, urgent: bool = True) -> None:
+    invalidations: Invalidations = work.info[SESSION_INFO_KEY]
+    after_commit(work, partial(invalidations.invalidate, cache, tags, urgent=urgent))

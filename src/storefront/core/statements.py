@@ -44,6 +44,8 @@ class DatabaseUnavailable(ServiceUnavailable):
 
 
 class Statements(ABC):
+    dialect: Dialect
+
     @abstractmethod
     async def all(self, statement: Executable, /, **params: Any) -> Sequence[Row]:
         """The rows of a SELECT, or of a DML statement's RETURNING."""
@@ -75,6 +77,7 @@ class EngineStatements(Statements):
 
     def __init__(self, bind: AsyncEngine | AsyncConnection) -> None:
         self._bind = bind
+        self.dialect = bind.dialect
 
     async def all(self, statement: Executable, /, **params: Any) -> Sequence[Row]:
         rows: Sequence[Row]
@@ -215,6 +218,7 @@ class DriverStatements(Statements):
     def __init__(self, compiler: Compiler, driver: Driver) -> None:
         self._compile = compiler
         self._driver = driver
+        self.dialect = compiler.dialect
 
     async def all(self, statement: Executable, /, **params: Any) -> Sequence[Row]:
         compiled = self._compile(statement)
@@ -250,6 +254,7 @@ class ReadStatements(Statements):
     def __init__(self, compiler: Compiler, acquire: Acquire) -> None:
         self._compile = compiler
         self._acquire = acquire
+        self.dialect = compiler.dialect
 
     async def all(self, statement: Executable, /, **params: Any) -> Sequence[Row]:
         compiled = self._compile(statement)
@@ -280,7 +285,8 @@ class ReadStatements(Statements):
 
 
 class PoolReads(ReadStatements):
-    """Reads on an asyncpg pool of their own, opened at the first read."""
+    """Reads on an asyncpg pool of their own, opened at the first read; its connections
+    also serve the units of work that need no ORM session (core/db.py `transaction`)."""
 
     def __init__(
         self,
@@ -297,9 +303,24 @@ class PoolReads(ReadStatements):
 
     @asynccontextmanager
     async def _pooled(self) -> AsyncIterator[Driver]:
-        pool = self._pool or await self._open()
-        async with pool.acquire(timeout=self._acquire_timeout) as connection:
+        async with self.connection() as connection:
             yield connection
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
+        """A connection of the pool; DatabaseUnavailable when none comes in time."""
+        try:
+            pool = self._pool or await self._open()
+            holder = pool.acquire(timeout=self._acquire_timeout)
+            connection = await holder.__aenter__()
+        except TimeoutError as error:
+            raise DatabaseUnavailable("The database is busy; retry shortly.") from error
+        except CONNECTION_ERRORS as error:
+            raise DatabaseUnavailable() from error
+        try:
+            yield connection
+        finally:
+            await holder.__aexit__(None, None, None)
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:

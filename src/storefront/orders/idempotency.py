@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storefront.core.db import statements
+from storefront.core.db import Work, statements
 from storefront.core.statements import Statements
 from storefront.kit.models import utc_now
 from storefront.orders import repository
@@ -47,12 +47,10 @@ def lock_id(user_id: int, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def begin(
-    session: AsyncSession, *, user_id: int, key: str, fingerprint: str
-) -> Replay | None:
+async def begin(work: Work, *, user_id: int, key: str, fingerprint: str) -> Replay | None:
     """Hold the key for this request, or return the response to replay."""
-    on = await statements(session)
-    if session.get_bind().dialect.name == "postgresql" and not await repository.try_lock_key(
+    on = await statements(work)
+    if on.dialect.name == "postgresql" and not await repository.try_lock_key(
         on, lock_id(user_id, key)
     ):
         raise IdempotencyKeyInUse()

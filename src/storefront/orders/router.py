@@ -1,9 +1,9 @@
 from typing import Annotated, Any
 
-from fastapi import Query, status
+from fastapi import Query, Request, status
 
 from storefront.auth.dependencies import AdminUser, CurrentUser
-from storefront.core.db import DbSession
+from storefront.core.db import DbSession, transaction
 from storefront.core.problems import problem_responses
 from storefront.core.pubsub import PubSubHub
 from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
@@ -26,14 +26,15 @@ router.responses.update({**RATE_LIMITED_RESPONSES, **problem_responses(401)})
     responses=problem_responses(404, 409, 422),
 )
 async def create_order(
-    session: DbSession,
+    request: Request,
     user: CurrentUser,
     data: OrderCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    placed = await service.place(
-        session, user_id=user.id, data=data, idempotency_key=idempotency_key
-    )
+    async with transaction(request.state.database) as work:
+        placed = await service.place(
+            work, user_id=user.id, data=data, idempotency_key=idempotency_key
+        )
     headers = {"Location": f"/api/v1/orders/{placed.order_id}"}
     if placed.replayed:
         headers["Idempotent-Replayed"] = "true"

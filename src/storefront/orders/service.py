@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.catalog import service as catalog_service
-from storefront.core.db import after_commit, statements
+from storefront.core.db import Work, after_commit, statements
 from storefront.core.pubsub import Hub
 from storefront.kit.models import utc_now
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
@@ -36,7 +36,7 @@ class Placed:
 
 
 async def place(
-    session: AsyncSession,
+    work: Work,
     *,
     user_id: int,
     data: OrderCreate,
@@ -44,17 +44,17 @@ async def place(
 ) -> Placed:
     """Create the order, or replay the first response to `idempotency_key`."""
     if idempotency_key is None:
-        return await _create(session, user_id=user_id, data=data)
+        return await _create(work, user_id=user_id, data=data)
     fingerprint = idempotency.request_hash(data.model_dump(mode="json"))
     replay = await idempotency.begin(
-        session, user_id=user_id, key=idempotency_key, fingerprint=fingerprint
+        work, user_id=user_id, key=idempotency_key, fingerprint=fingerprint
     )
     if replay is not None:
         order_id = orjson.loads(replay.body)["id"]
         return Placed(order_id, replay.status_code, replay.body, replayed=True)
-    placed = await _create(session, user_id=user_id, data=data)
+    placed = await _create(work, user_id=user_id, data=data)
     await idempotency.complete(
-        await statements(session),
+        await statements(work),
         user_id=user_id,
         key=idempotency_key,
         fingerprint=fingerprint,
@@ -65,10 +65,10 @@ async def place(
     return placed
 
 
-async def _create(session: AsyncSession, *, user_id: int, data: OrderCreate) -> Placed:
+async def _create(work: Work, *, user_id: int, data: OrderCreate) -> Placed:
     """Take the stock of every line or of none (an error rolls the transaction back)."""
     quantities = data.quantities()
-    taken = await catalog_service.take_stock(session, quantities)
+    taken = await catalog_service.take_stock(work, quantities)
     currencies = {row["currency"] for row in taken.values()}
     if len(currencies) != 1:
         raise MixedCurrencies()
@@ -84,14 +84,14 @@ async def _create(session: AsyncSession, *, user_id: int, data: OrderCreate) -> 
     total_minor = sum(line["quantity"] * line["unit_price_minor"] for line in lines)
     now = utc_now()
     order_id = await repository.add(
-        await statements(session),
+        await statements(work),
         user_id=user_id,
         total_minor=total_minor,
         currency=currency,
         lines=lines,
         now=now,
     )
-    catalog_service.invalidate_popular_after_commit(session)
+    catalog_service.invalidate_popular_after_commit(work)
     body = OrderRead.fields(
         order_id=order_id,
         status=OrderStatus.PENDING,

@@ -8,7 +8,7 @@ layer was the whole of Storefront's overhead over a bare FastAPI app.
 """
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,10 +48,14 @@ class ObservabilityMiddleware:
         unmetered_routes: frozenset[str] = frozenset(),
         guard: BodyLimits | None = None,
         deprecations: Iterable[tuple[BaseRoute, Deprecation]] = (),
+        api_gate: Callable[[ASGIApp], ASGIApp] | None = None,
     ) -> None:
         """`guard`: also be the error boundary and apply these body limits.
-        `deprecations`: what the responses of deprecated routes announce."""
+        `deprecations`: what the responses of deprecated routes announce.
+        `api_gate`: what requests under /api/ go through first (without a layer of its own
+        for everything else: a layer costs every request)."""
         self.app = app
+        self.api_app = api_gate(app) if api_gate is not None else app
         self.metrics = metrics
         self.security_headers = security_headers
         self.unmetered_routes = unmetered_routes
@@ -91,7 +95,7 @@ class ObservabilityMiddleware:
         metrics = self.metrics
         if metrics is not None:
             metrics.request_started()
-        app = self.app
+        app = self.api_app if scope["path"].startswith("/api/") else self.app
         if self.guard is not None:
             receive, refusal = self.guard.apply(scope, receive)
             if refusal is not None:
