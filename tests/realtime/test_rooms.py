@@ -17,6 +17,7 @@ from websockets.asyncio.client import connect
 
 from tests.fixtures.servers import StartServers, new_user, token_for, wait_until_live
 from tests.realtime.clients import (
+    Member,
     closed_with,
     receive,
     receive_until,
@@ -153,10 +154,19 @@ async def test_a_malformed_message_gets_an_error_and_the_socket_stays_open(
     servers: list[str], live_cleanup: None
 ) -> None:
     room = room_name()
-    user_id, token = await new_user(servers[0])
+    (user_id, token), (other_id, other_token) = [await new_user(url) for url in servers]
+    other = await Member.join(ws_url(servers[1], room, other_token), other_id, "other")
+    malformed: list[str | bytes] = [
+        "not json",
+        "[1, 2]",
+        '"text"',
+        orjson.dumps({"x": "y" * 5000}).decode(),
+        b"\x00\xff\xfe",
+        b'{"json": "but in a binary frame"}',
+    ]
     async with connect(ws_url(servers[0], room, token)) as socket:
         await receive(socket)  # own join
-        for bad in ("not json", "[1, 2]", '"text"', orjson.dumps({"x": "y" * 5000}).decode()):
+        for bad in malformed:
             await socket.send(bad)
             error = await receive(socket)
             assert error["event"] == "error", error
@@ -165,6 +175,10 @@ async def test_a_malformed_message_gets_an_error_and_the_socket_stays_open(
         echoed = await receive(socket)
         assert echoed["ok"] is True
         assert echoed["user_id"] == user_id  # the server's, not the sender's claim
+    # The other member heard nothing of the errors: the sender's join, then its message.
+    relayed = await other.next(lambda m: m.get("event") != "user_joined")
+    assert relayed["ok"] is True, relayed
+    await other.leave()
 
 
 async def test_an_order_status_change_reaches_its_owner_in_another_process(

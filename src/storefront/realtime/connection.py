@@ -71,8 +71,11 @@ class TokenBucket:
         return True
 
 
-def parse_message(raw: str, limits: Limits) -> dict[str, JSON]:
-    """The member's message as a JSON object, or ValueError saying what is wrong."""
+def parse_message(raw: str | None, limits: Limits) -> dict[str, JSON]:
+    """The member's message (a text frame) as a JSON object, or ValueError saying what is
+    wrong."""
+    if raw is None:
+        raise ValueError("a message must be a text frame holding a JSON object")
     if len(raw.encode()) > limits.max_message_bytes:
         raise ValueError(f"a message is at most {limits.max_message_bytes} bytes")
     try:
@@ -125,9 +128,11 @@ class RoomConnection:
 
     async def _read(self) -> None:
         while True:
-            raw = await self.websocket.receive_text()
+            frame = await self.websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000), frame.get("reason"))
             try:
-                message = parse_message(raw, self.limits)
+                message = parse_message(frame.get("text"), self.limits)
             except ValueError as error:
                 self._queue(self._error(str(error)))
                 continue
