@@ -2,7 +2,8 @@
 
 Close codes: 1008 when the token, the room or the credentials do not (or no longer)
 admit the socket (credentials.py), 1013 ("try again later") when it is refused or ended
-for what passes: too slow, the database or Redis unavailable. Each comes with a reason.
+for what passes: too slow, more than MAX_SOCKETS_PER_USER sockets of one user in this
+process, the database or Redis unavailable. Each comes with a reason.
 """
 
 from typing import Annotated
@@ -21,7 +22,9 @@ from storefront.realtime.service import (
     ROOM_NAME,
     may_join,
 )
-from storefront.realtime.sockets import LiveSockets
+from storefront.realtime.sockets import MAX_SOCKETS_PER_USER, LiveSockets
+
+TOO_MANY_SOCKETS = f"at most {MAX_SOCKETS_PER_USER} live sockets per user and server process"
 
 router = APIRouter(prefix="/api/v1", tags=["realtime"])
 
@@ -61,6 +64,9 @@ async def room_socket(
         await refuse(websocket, "this room is private")
         return
     member = sockets.admit(user.id, stamp=stamp, hub=hub)
+    if member is None:
+        await refuse(websocket, TOO_MANY_SOCKETS, CLOSE_TRY_AGAIN_LATER)
+        return
     try:
         await websocket.accept()
         watch = CredentialWatch(

@@ -1,5 +1,5 @@
-"""The live sockets of this process, by user, told when their user's credentials may
-have changed.
+"""The live sockets of this process, by user: at most `MAX_SOCKETS_PER_USER` each, and
+told when their user's credentials may have changed.
 
 They hear it from the invalidations this process applies to `auth.identities` (tag
 `user:<id>`: every change that ends or alters a user's credentials, made here or in any
@@ -8,6 +8,10 @@ whenever the hub cannot confirm that everything published up to `DELIVERY_TRUST_
 ago has arrived, and when its delivery epoch changes (a reconnection), every socket is
 told at each tick. A change is then noticed at most DELIVERY_TRUST_SECONDS + TICK_SECONDS
 after it was made, plus one read: within the 1 s that SPEC §4 allows.
+
+The cap is per process: it bounds what one user can hold of each process's sockets,
+tasks and memory (so MAX_SOCKETS_PER_USER times the API processes in all), with no shared
+state that a crashed process would leave behind and no Redis round trip per socket.
 """
 
 import asyncio
@@ -21,6 +25,7 @@ from storefront.core.invalidation import Invalidations
 from storefront.core.local_cache import SingleFlight
 from storefront.core.pubsub import Hub
 
+MAX_SOCKETS_PER_USER = 16
 TICK_SECONDS = 0.25  # the hub's heartbeat
 DELIVERY_TRUST_SECONDS = 0.5
 
@@ -64,9 +69,13 @@ class LiveSockets:
     def stamp(self, hub: Hub) -> Stamp:
         return Stamp(self._generation, hub.delivery_epoch(DELIVERY_TRUST_SECONDS))
 
-    def admit(self, user_id: int, *, stamp: Stamp, hub: Hub) -> Member:
+    def admit(self, user_id: int, *, stamp: Stamp, hub: Hub) -> Member | None:
+        """A place for one more socket of the user, or None when they hold the maximum."""
         member = Member(user_id)
-        self._members.setdefault(member.tag, set()).add(member)
+        members = self._members.setdefault(member.tag, set())
+        if len(members) >= MAX_SOCKETS_PER_USER:
+            return None
+        members.add(member)
         epoch = hub.delivery_epoch(DELIVERY_TRUST_SECONDS)
         if stamp.generation != self._generation or stamp.epoch is None or stamp.epoch != epoch:
             member.recheck.set()
