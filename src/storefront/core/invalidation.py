@@ -14,7 +14,7 @@ so that a burst of orders costs Redis one publish, not one each.
 import asyncio
 import logging
 import uuid
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from functools import partial
 from typing import Any
 
@@ -29,6 +29,9 @@ GATHER_SECONDS = 0.02
 
 logger = logging.getLogger("storefront.cache")
 
+# Called with a cache's name and the tags invalidated in it.
+Listener = Callable[[str, Collection[Hashable]], None]
+
 
 class Invalidations:
     def __init__(self) -> None:
@@ -37,6 +40,7 @@ class Invalidations:
         self._pending: dict[str, set[str]] = {}
         self._gathering: asyncio.Task[None] | None = None
         self._origin = uuid.uuid4().hex
+        self._listeners: list[Listener] = []
 
     def cache(self, name: str, *, ttl_seconds: float, max_entries: int) -> LocalCache[Any, Any]:
         """The local cache called `name`, made at the first call. Until `attach`, it keeps
@@ -63,6 +67,13 @@ class Invalidations:
         self._hub = None
         for cache in self._caches.values():
             cache.invalidate(everything=True)
+
+    def listen(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` with every invalidation applied here, this process's own and
+        every other's, as it is applied: synchronously, so for quick work only (never
+        I/O). Returns the function that stops the calls."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     def _epoch(self, within_seconds: float) -> int | None:
         hub = self._hub
@@ -98,9 +109,16 @@ class Invalidations:
             logger.warning("invalidations not published: Redis unavailable")
 
     def _apply(self, name: str, tags: Iterable[Hashable]) -> None:
+        applied = frozenset(tags)
         cache = self._caches.get(name)
         if cache is not None:
-            cache.invalidate(tags)
+            cache.invalidate(applied)
+        for listener in tuple(self._listeners):
+            try:
+                listener(name, applied)
+            except Exception:
+                # The invalidation stands; a listener's failure must not undo the request.
+                logger.exception("an invalidation listener failed", extra={"cache": name})
 
     def _receive(self, message: Message) -> None:
         forget = message.data.get("forget")

@@ -1,12 +1,14 @@
 """One member's WebSocket in one room: what it reads goes to the hub, what the room says
 comes back through a bounded queue.
 
-Three tasks per connection: the reader (validates, rate limits and publishes the member's
+Four tasks per connection: the reader (validates, rate limits and publishes the member's
 messages), the forwarder (moves the room's messages from the hub into the outbound
-queue) and the writer (sends the queue to the socket, each send under a deadline). The
-hub never waits on any of them, and when this member cannot keep up — its outbound queue
-or its hub subscription overflows, or one send takes too long — it is disconnected rather
-than slowing the room.
+queue), the writer (sends the queue to the socket, each send under a deadline) and the
+credential watch (credentials.py). The hub never waits on any of them, and when this
+member cannot keep up — its outbound queue or its hub subscription overflows, or one
+send takes too long — it is disconnected rather than slowing the room. Whichever task
+ends the connection, the close frame is sent once the others have stopped, so that no
+two tasks ever send at once.
 """
 
 import asyncio
@@ -22,12 +24,11 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from storefront.core.config import Settings
-from storefront.core.pubsub import JSON, Hub, Subscription, SubscriptionOverflow
-from storefront.realtime.service import publish, room_channel
+from storefront.core.pubsub import JSON, Hub, HubUnavailable, Subscription, SubscriptionOverflow
+from storefront.realtime.credentials import CredentialWatch, Ending
+from storefront.realtime.service import CLOSE_TRY_AGAIN_LATER, publish, room_channel
 
 logger = logging.getLogger("storefront.realtime")
-
-CLOSE_TOO_SLOW = 1013  # "try again later": the client could not keep up
 
 Step = Callable[[], Awaitable[None]]
 
@@ -71,8 +72,11 @@ class TokenBucket:
         return True
 
 
-def parse_message(raw: str, limits: Limits) -> dict[str, JSON]:
-    """The member's message as a JSON object, or ValueError saying what is wrong."""
+def parse_message(raw: str | None, limits: Limits) -> dict[str, JSON]:
+    """The member's message (a text frame) as a JSON object, or ValueError saying what is
+    wrong."""
+    if raw is None:
+        raise ValueError("a message must be a text frame holding a JSON object")
     if len(raw.encode()) > limits.max_message_bytes:
         raise ValueError(f"a message is at most {limits.max_message_bytes} bytes")
     try:
@@ -86,30 +90,55 @@ def parse_message(raw: str, limits: Limits) -> dict[str, JSON]:
 
 class RoomConnection:
     def __init__(
-        self, websocket: WebSocket, *, hub: Hub, room: str, user_id: int, limits: Limits
+        self,
+        websocket: WebSocket,
+        *,
+        hub: Hub,
+        room: str,
+        user_id: int,
+        limits: Limits,
+        credentials: CredentialWatch,
     ) -> None:
         self.websocket = websocket
         self.hub = hub
         self.room = room
         self.user_id = user_id
         self.limits = limits
+        self.credentials = credentials
         self.outbound: asyncio.Queue[str | bytes] = asyncio.Queue(limits.outbound_queue)
         self.bucket = TokenBucket(limits.messages_per_second, limits.burst)
+        self._ending: Ending | None = None
 
     async def serve(self) -> None:
-        async with self.hub.subscribe(room_channel(self.room)) as subscription:
-            await publish(self.hub, self.room, self._event("user_joined"))
-            try:
-                async with anyio.create_task_group() as tasks:
-                    tasks.start_soon(self._guard, self._read, tasks.cancel_scope)
-                    tasks.start_soon(self._guard, self._write, tasks.cancel_scope)
-                    tasks.start_soon(self._forward, subscription, tasks.cancel_scope)
-            finally:
-                with anyio.CancelScope(shield=True):
-                    await publish(self.hub, self.room, self._event("user_left"))
+        try:
+            async with self.hub.subscribe(room_channel(self.room)) as subscription:
+                await self._serve(subscription)
+        except HubUnavailable:
+            logger.warning("live updates unavailable: Redis unreachable")
+            await self._close(CLOSE_TRY_AGAIN_LATER, "live updates are unavailable; try again")
+
+    async def _serve(self, subscription: Subscription) -> None:
+        await publish(self.hub, self.room, self._event("user_joined"))
+        try:
+            async with anyio.create_task_group() as tasks:
+                scope = tasks.cancel_scope
+                tasks.start_soon(self._guard, self._read, scope)
+                tasks.start_soon(self._guard, self._write, scope)
+                tasks.start_soon(self._forward, subscription, scope)
+                tasks.start_soon(self._watch, scope)
+        finally:
+            with anyio.CancelScope(shield=True):
+                if self._ending is not None:
+                    await self._close(*self._ending)
+                await publish(self.hub, self.room, self._event("user_left"))
 
     def _event(self, name: str) -> dict[str, JSON]:
         return {"event": name, "user_id": self.user_id, "room": self.room}
+
+    def _end(self, ending: Ending, scope: anyio.CancelScope) -> None:
+        if self._ending is None:
+            self._ending = ending
+        scope.cancel()
 
     async def _guard(self, step: Step, scope: anyio.CancelScope) -> None:
         """Any end of the reader or the writer ends the connection."""
@@ -119,15 +148,24 @@ class RoomConnection:
             pass
         except TooSlow:
             logger.info("live client too slow: disconnected", extra={"room": self.room})
-            await self._close(CLOSE_TOO_SLOW, "too slow")
+            self._end((CLOSE_TRY_AGAIN_LATER, "too slow"), scope)
         finally:
             scope.cancel()
 
+    async def _watch(self, scope: anyio.CancelScope) -> None:
+        ending = await self.credentials.ended()
+        logger.info(
+            "live socket closed: %s", ending[1], extra={"room": self.room, "user_id": self.user_id}
+        )
+        self._end(ending, scope)
+
     async def _read(self) -> None:
         while True:
-            raw = await self.websocket.receive_text()
+            frame = await self.websocket.receive()
+            if frame["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(frame.get("code", 1000), frame.get("reason"))
             try:
-                message = parse_message(raw, self.limits)
+                message = parse_message(frame.get("text"), self.limits)
             except ValueError as error:
                 self._queue(self._error(str(error)))
                 continue
@@ -146,7 +184,7 @@ class RoomConnection:
                 self._queue(message.raw)
         except (SubscriptionOverflow, TooSlow):
             logger.info("live client too slow: disconnected", extra={"room": self.room})
-            await self._close(CLOSE_TOO_SLOW, "too slow")
+            self._end((CLOSE_TRY_AGAIN_LATER, "too slow"), scope)
         finally:
             scope.cancel()
 

@@ -7,6 +7,12 @@ from storefront.core.pubsub import JSON, Hub
 
 ROOM_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
 
+# A socket's close codes (RFC 6455 §7.4, IANA): 1008 for credentials or a room that do
+# not admit it, which reconnecting cannot change; 1013 for what passes (too slow, too
+# many sockets, a backend unavailable), so that clients retry later.
+CLOSE_POLICY_VIOLATION = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
+
 logger = logging.getLogger("storefront.realtime")
 
 
