@@ -334,7 +334,8 @@ async def test_a_job_run_by_a_worker_process_joins_the_trace_of_its_request(
     smtp_server: SmtpServer,
 ) -> None:
     """The API sends the job to the Redis stream; a `storefront worker` of its own runs
-    it. The worker exports to the same receiver, as another service."""
+    it and exports to the same receiver, as another service. Its batch is due only in
+    ten minutes: its spans leave when it stops (SIGTERM)."""
     otel_environment(otlp_http_receiver.endpoint)
     api_settings = traced_settings.model_copy(
         update={"redis_url": throwaway_redis.url, "jobs_inline": False}
@@ -342,6 +343,7 @@ async def test_a_job_run_by_a_worker_process_joins_the_trace_of_its_request(
     worker = start_worker_process(
         throwaway_redis.url,
         OTEL_ENABLED="true",
+        OTEL_BSP_SCHEDULE_DELAY="600000",
         SMTP_HOST=smtp_server.host,
         SMTP_PORT=str(smtp_server.port),
     )
@@ -351,15 +353,19 @@ async def test_a_job_run_by_a_worker_process_joins_the_trace_of_its_request(
             "/api/v1/users", json={"email": email, "password": PASSWORD, "full_name": "Traced"}
         )
         assert response.status_code == 201, response.text
+        async with asyncio.timeout(60):
+            while not any(event["event"] == "job succeeded" for event in worker.log_events()):
+                assert worker.process.poll() is None, worker.log_text()[-3000:]
+                await asyncio.sleep(0.1)
+    assert [mail.rcpt_tos for mail in smtp_server.received] == [[email]]
+    assert not [span for span in otlp_http_receiver.snapshot() if span.service != "storefront"]
 
-        spans = await otlp_http_receiver.wait_for(
-            lambda s: (
-                any(span.name == "smtp send" for span in s)
-                and bool(server_spans(s, "POST /api/v1/users"))
-            ),
-            timeout=60,
-        )
+    worker.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.process.wait, 30) == 0
 
+    spans = await otlp_http_receiver.wait_for(
+        lambda s: any(span.name == "smtp send" for span in s), timeout=5
+    )
     [request] = server_spans(spans, "POST /api/v1/users")
     assert request.service == "storefront"
     [job] = [span for span in spans if span.name == "mail.send"]
@@ -369,17 +375,31 @@ async def test_a_job_run_by_a_worker_process_joins_the_trace_of_its_request(
     [smtp] = [span for span in spans if span.name == "smtp send"]
     assert smtp.service == "storefront-worker"
     assert smtp.parent_span_id == job.span_id
-    assert [mail.rcpt_tos for mail in smtp_server.received] == [[email]]
-    # Spans of the worker's idle loop (XREADGROUP every 2 s, heartbeats) are not exported.
+    # The worker's idle loop (XREADGROUP every 2 s, heartbeats, the sweep) exported nothing.
     worker_spans = [span for span in spans if span.service == "storefront-worker"]
     assert all(span.trace_id == request.trace_id for span in worker_spans)
-
-    worker.process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(worker.process.wait, 30) == 0
+    assert any(db_system(span) in SQL_SYSTEMS for span in worker_spans)
     events = worker.log_events()
     started = [event for event in events if event["event"] == "job started"]
     assert [event["trace_id"] for event in started] == [request.trace_id]
     assert "Traceback" not in worker.log_text()
+
+
+async def test_spans_still_queued_when_the_app_stops_are_exported(
+    traced_settings: Settings,
+    settings: Settings,
+    otel_environment: Callable[[str], None],
+    otlp_http_receiver: OtlpReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    otel_environment(otlp_http_receiver.endpoint)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "600000")
+    async with traced_app(traced_settings, settings, otlp_http_receiver) as traced:
+        assert (await traced.client.get("/health/live")).status_code == 200
+        await asyncio.sleep(0.3)
+        assert otlp_http_receiver.snapshot() == []
+
+    assert server_spans(otlp_http_receiver.snapshot(), "GET /health/live")
 
 
 # -- the exporters -------------------------------------------------------------------------
