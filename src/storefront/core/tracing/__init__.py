@@ -1,9 +1,9 @@
 """OpenTelemetry traces, exported over OTLP when `OTEL_ENABLED=true`.
 
-Off (the default), nothing of the SDK, the exporters or the instrumentations is imported
-and nothing is wrapped: the request path is what it is without tracing (FastAPI imports the
-OpenTelemetry API itself; its telemetry is switched off), and the helpers below return at
-once. On, `create_tracing` gives the process its `Tracing` (provider.py), which says what
+Off (the default), nothing of the tracing SDK, the exporters or the instrumentations is
+imported and nothing is wrapped: the request path is what it is without tracing (FastAPI
+imports the OpenTelemetry API itself; its telemetry is switched off), and the helpers below
+return at once. On, `create_tracing` gives the process its `Tracing` (provider.py), which says what
 is traced and how it is exported.
 
 The helpers are for code no instrumentation covers: a job's run (`job_span`), a child of
