@@ -4,7 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
@@ -34,6 +34,7 @@ from storefront.core.problems import install_problem_handlers, problem_responses
 from storefront.core.pubsub import Hub, create_hub
 from storefront.core.ratelimit import RateLimiter, create_rate_limiter
 from storefront.core.redis import create_redis
+from storefront.core.tracing import API_SERVICE, create_tracing
 from storefront.files.router import router as files_router
 from storefront.health.router import metrics_router
 from storefront.health.router import router as health_router
@@ -45,6 +46,9 @@ from storefront.realtime.router import router as realtime_router
 from storefront.reports.router import router as reports_router
 from storefront.users.bootstrap import ensure_first_admin
 from storefront.users.router import router as users_router
+
+if TYPE_CHECKING:
+    from storefront.core.tracing.provider import Tracing
 
 OPENAPI_URL = "/openapi.json"
 JOB_DRAIN_SECONDS = 20.0
@@ -69,11 +73,13 @@ class AppState(TypedDict):
 
 
 def make_lifespan(
-    settings: Settings, database: Database | None, metrics: Metrics
+    settings: Settings, database: Database | None, metrics: Metrics, tracing: "Tracing | None"
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[AppState]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[AppState]:
         database_ = database or Database(settings)
+        if tracing is not None:
+            tracing.start(database_.engine)
         redis = create_redis(settings)
         metrics.track_pool(database_.engine.sync_engine)
         rate_limiter = create_rate_limiter(settings)
@@ -107,6 +113,8 @@ def make_lifespan(
             if redis is not None:
                 await redis.aclose()
             await database_.dispose()
+            if tracing is not None:
+                await tracing.aclose()  # last: the spans of everything above go out
             logger.info("storefront stopped")
             flush_logs()
 
@@ -164,17 +172,18 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     return_freed_memory()
     configure_logging(settings)
     metrics = Metrics(multiprocess_dir=settings.prometheus_multiproc_dir)
+    tracing = create_tracing(settings, service_name=API_SERVICE)
     app = FastAPI(
         title="Storefront",
         version=__version__,
         description="A small commerce API: users, catalog, orders, reports, files, live updates.",
-        lifespan=make_lifespan(settings, database, metrics),
+        lifespan=make_lifespan(settings, database, metrics, tracing),
         openapi_url=OPENAPI_URL if settings.serve_docs else None,
         docs_url=None,
         redoc_url=None,
         generate_unique_id_function=operation_id,
         responses=problem_responses(500),
-        telemetry={"auto_configure": True} if settings.otel_enabled else TELEMETRY_OFF,
+        telemetry=tracing.fastapi_telemetry if tracing is not None else TELEMETRY_OFF,
     )
     install_problem_handlers(app)
     install_openapi(app)

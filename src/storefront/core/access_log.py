@@ -15,6 +15,8 @@ import orjson
 import structlog
 from structlog.contextvars import _CONTEXT_VARS, STRUCTLOG_KEY_PREFIX
 
+from storefront.core.tracing import trace_ids
+
 ACCESS_LOGGER = "storefront.access"
 ACCESS_EVENT = "request"
 
@@ -57,13 +59,30 @@ def json_writer(sink: LineSink, timestamp: Callable[[], str]) -> AccessWriter:
     return write
 
 
+def with_trace_ids(writer: AccessWriter) -> AccessWriter:
+    """Adds `trace_id` and `span_id`: those of the request's span, which FastAPI's telemetry
+    keeps current around every middleware (OTEL_ENABLED; without it, not even a call)."""
+
+    def write(fields: dict[str, Any]) -> None:
+        ids = trace_ids()
+        if ids is not None:
+            fields["trace_id"], fields["span_id"] = ids
+        writer(fields)
+
+    return write
+
+
 _writer: AccessWriter = _through_structlog
 
 
-def configure_access_log(*, enabled: bool, writer: AccessWriter | None) -> None:
-    """Called by `configure_logging`: `writer` None means through structlog."""
+def configure_access_log(
+    *, enabled: bool, writer: AccessWriter | None, traced: bool = False
+) -> None:
+    """Called by `configure_logging`: `writer` None means through structlog; `traced`,
+    with the trace ids."""
     global _writer
-    _writer = (writer or _through_structlog) if enabled else _discard
+    chosen = writer or _through_structlog
+    _writer = (with_trace_ids(chosen) if traced else chosen) if enabled else _discard
 
 
 def log_access(fields: dict[str, Any]) -> None:

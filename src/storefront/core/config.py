@@ -12,6 +12,8 @@ from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
+# OTLP's transports that the OpenTelemetry SDK for Python has exporters for.
+OtlpProtocol = Literal["http/protobuf", "grpc"]
 RATE_PATTERN = re.compile(r"^\d+/(second|minute|hour|day)$")
 WEAK_SECRETS = frozenset({"", "secret", "changeme", "change-me", "dev", "development"})
 MIN_PRODUCTION_SECRET_LENGTH = 32
@@ -105,6 +107,10 @@ class Settings(BaseSettings):
     docs_enabled: bool | None = None
     metrics_enabled: bool = True
     otel_enabled: bool = False
+    # The standard variables that choose the exporter (the traces one wins); every other
+    # OTEL_* variable is read by the OpenTelemetry SDK itself (core/tracing/provider.py).
+    otel_exporter_otlp_protocol: OtlpProtocol = "http/protobuf"
+    otel_exporter_otlp_traces_protocol: OtlpProtocol | None = None
     prometheus_multiproc_dir: str = ""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -174,6 +180,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def otel_traces_protocol(self) -> OtlpProtocol:
+        return self.otel_exporter_otlp_traces_protocol or self.otel_exporter_otlp_protocol
 
     @cached_property
     def serve_docs(self) -> bool:

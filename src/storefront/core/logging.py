@@ -22,12 +22,22 @@ from storefront.core.config import Settings
 from storefront.core.log_batching import BatchingWriter
 from storefront.core.log_redaction import redact_url_secrets
 from storefront.core.request_id import current_request_id
+from storefront.core.tracing import trace_ids
 
 
 def add_request_id(_: Any, __: str, event_dict: EventDict) -> EventDict:
     request_id = current_request_id()
     if request_id is not None:
         event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
+def add_trace_ids(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """The current span's ids (only with OTEL_ENABLED): a job's lines, a request's."""
+    ids = trace_ids()
+    if ids is not None:
+        event_dict.setdefault("trace_id", ids[0])
+        event_dict.setdefault("span_id", ids[1])
     return event_dict
 
 
@@ -97,6 +107,8 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         structlog.processors.add_log_level,
         timestamper,
     ]
+    if settings.otel_enabled:
+        shared.insert(2, add_trace_ids)
     if settings.json_logs:
         rendering: list[Processor] = [
             dict_tracebacks,
@@ -123,7 +135,9 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         native_rendering, factory = rendering, structlog.WriteLoggerFactory(file=stream)
         access_writer = None
     configure_access_log(
-        enabled=logging.getLevelName(settings.log_level) <= logging.INFO, writer=access_writer
+        enabled=logging.getLevelName(settings.log_level) <= logging.INFO,
+        writer=access_writer,
+        traced=settings.otel_enabled,
     )
     structlog.configure(
         processors=[*shared, *native_rendering],

@@ -54,3 +54,6 @@ class Job(TimestampMixin, Base):
     lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # The W3C trace context (traceparent, tracestate) of the span that enqueued the job,
+    # when tracing is on: every run's span is its child, in whichever process it runs.
+    trace_context: Mapped[dict[str, str] | None] = mapped_column(JSON)

@@ -20,6 +20,7 @@ async def add(
     max_attempts: int,
     run_after: datetime,
     dispatched_at: datetime | None,
+    trace_context: dict[str, str] | None = None,
 ) -> Job:
     job = Job(
         name=name,
@@ -29,6 +30,7 @@ async def add(
         max_attempts=max_attempts,
         run_after=run_after,
         dispatched_at=dispatched_at,
+        trace_context=trace_context,
     )
     session.add(job)
     await session.flush()

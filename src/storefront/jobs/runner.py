@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from pydantic import ValidationError
 
+from storefront.core import tracing
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.jobs import repository
@@ -71,7 +72,12 @@ class JobRunner:
             # Already done, taken by a live runner, or not due yet: a duplicate delivery.
             logger.debug("job delivery skipped", extra={"job": name, "job_id": raw_job_id})
             return
-        with self.leases.hold(job.id, job.attempts):
+        with (
+            self.leases.hold(job.id, job.attempts),
+            tracing.job_span(
+                job.name, job_id=raw_job_id, attempt=job.attempts, carrier=job.trace_context
+            ),
+        ):
             await self._execute(spec, job)
 
     async def _execute(self, spec: JobSpec, job: Job) -> None:
@@ -93,6 +99,7 @@ class JobRunner:
             logger.warning("job interrupted", extra=_job_fields(job))
             raise
         except Exception as error:
+            tracing.record_failure(error)
             await self._record_failure(job, error)
             return
         async with unit_of_work(self.database.sessionmaker) as session:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.core.db import after_commit
 from storefront.core.errors import NotFound
+from storefront.core.tracing import current_carrier
 from storefront.jobs import repository
 from storefront.jobs.models import Job, JobStatus
 from storefront.jobs.queue import JobQueue
@@ -42,6 +43,7 @@ async def enqueue(
         run_after=run_after or now,
         # A later job is left to the sweep, which sends it once it falls due.
         dispatched_at=now if due_now else None,
+        trace_context=current_carrier(),
     )
     if due_now:
         after_commit(session, partial(queue.send, name, job.id))

@@ -15,6 +15,7 @@ from taskiq.receiver import Receiver
 from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.memory import return_freed_memory
+from storefront.core.tracing import WORKER_SERVICE, create_tracing
 from storefront.jobs.runtime import Jobs
 
 logger = logging.getLogger("storefront.jobs")
@@ -26,6 +27,9 @@ async def run_worker(settings: Settings, *, drain_timeout: float) -> None:
     jobs = Jobs(settings, database)
     if jobs.runs_in_process:
         raise RuntimeError("storefront worker needs REDIS_URL: without it jobs run in the API")
+    tracing = create_tracing(settings, service_name=WORKER_SERVICE)
+    if tracing is not None:
+        tracing.start(database.engine)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -56,4 +60,6 @@ async def run_worker(settings: Settings, *, drain_timeout: float) -> None:
     finally:
         await jobs.aclose(drain_timeout=drain_timeout)
         await database.dispose()
+        if tracing is not None:
+            await tracing.aclose()  # last: the spans of the jobs that drained go out
         logger.info("worker stopped")

@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from aiosmtplib import SMTP, SMTPException
 
 from storefront.core.config import Settings
+from storefront.core.tracing import client_span
 from storefront.mail.failures import classify
 
 logger = logging.getLogger("storefront.mail")
@@ -23,7 +24,10 @@ async def deliver(settings: Settings, message: EmailMessage) -> None:
         return
     client = _client(settings)
     try:
-        await _send(settings, client, message)
+        with client_span(
+            "smtp send", protocol="smtp", host=settings.smtp_host, port=settings.smtp_port
+        ):
+            await _send(settings, client, message)
         # Accepted: a failed goodbye must not make the job send the mail a second time.
         with contextlib.suppress(SMTPException, OSError):
             await client.quit()
