@@ -1,0 +1,264 @@
+"""Which errors of the database are a 503, which a 409 or a 422, and which stay a 500: as
+asyncpg raises them (statements run on the driver) and as SQLAlchemy wraps them (the ORM).
+The exceptions are the drivers' own classes, wrapped the way SQLAlchemy's adapter does."""
+
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from storefront.core.errors import (
+    DATABASE_BUSY,
+    DatabaseUnavailable,
+    NotFound,
+    connection_lost,
+    database_unavailable,
+)
+from storefront.core.problems import install_problem_handlers
+
+pytestmark = pytest.mark.anyio
+
+DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+DIALECT = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1/none").dialect
+UNAVAILABLE = "The database is unavailable; retry shortly."
+
+
+def wrapped(error: Exception, *, invalidated: bool = False) -> sa_exc.DBAPIError:
+    """`error` as the ORM sees it: translated by SQLAlchemy's asyncpg adapter into its
+    DB-API class, then wrapped in SQLAlchemy's own."""
+    dbapi = DIALECT.loaded_dbapi
+    try:
+        AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
+    except dbapi.Error as translated:
+        wrapper = sa_exc.DBAPIError.instance(
+            "SELECT 1", None, translated, dbapi.Error, connection_invalidated=invalidated
+        )
+        assert isinstance(wrapper, sa_exc.DBAPIError)
+        wrapper.__cause__ = translated
+        return wrapper
+    raise AssertionError("not translated")
+
+
+def lost_mid_query() -> asyncpg.ConnectionDoesNotExistError:
+    error = asyncpg.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    error.__cause__ = asyncpg.AdminShutdownError(
+        "terminating connection due to administrator command"
+    )
+    return error
+
+
+# Each driver error, with whether its connection is lost (to be discarded) and the 503's
+# detail.
+LOSSES: dict[str, tuple[Exception, bool, str]] = {
+    "connection refused": (ConnectionRefusedError(111, "Connection refused"), True, UNAVAILABLE),
+    "every address refused": (
+        OSError(
+            "Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432, 0, 0), "
+            "[Errno 111] Connect call failed ('127.0.0.1', 5432)"
+        ),
+        True,
+        UNAVAILABLE,
+    ),
+    "host unknown": (socket.gaierror(-2, "Name or service not known"), True, UNAVAILABLE),
+    "network unreachable": (OSError(101, "Network is unreachable"), True, UNAVAILABLE),
+    "admin shutdown 57P01": (
+        asyncpg.AdminShutdownError("terminating connection due to administrator command"),
+        True,
+        UNAVAILABLE,
+    ),
+    "crash shutdown 57P02": (
+        asyncpg.CrashShutdownError(
+            "terminating connection because of crash of another server process"
+        ),
+        True,
+        UNAVAILABLE,
+    ),
+    "starting up 57P03": (
+        asyncpg.CannotConnectNowError("the database system is starting up"),
+        False,
+        UNAVAILABLE,
+    ),
+    "shutting down 57P03": (
+        asyncpg.CannotConnectNowError("the database system is shutting down"),
+        False,
+        UNAVAILABLE,
+    ),
+    "in recovery 57P03": (
+        asyncpg.CannotConnectNowError("the database system is not yet accepting connections"),
+        False,
+        UNAVAILABLE,
+    ),
+    "terminated mid-query 08003": (lost_mid_query(), True, UNAVAILABLE),
+    "connection failure 08006": (
+        asyncpg.ConnectionFailureError("server closed the connection unexpectedly"),
+        True,
+        UNAVAILABLE,
+    ),
+    "idle in transaction too long 25P03": (
+        asyncpg.IdleInTransactionSessionTimeoutError(
+            "terminating connection due to idle-in-transaction timeout"
+        ),
+        True,
+        UNAVAILABLE,
+    ),
+    "closed": (asyncpg.InterfaceError("connection is closed"), True, UNAVAILABLE),
+    "another operation": (
+        asyncpg.InterfaceError("cannot perform operation: another operation is in progress"),
+        True,
+        UNAVAILABLE,
+    ),
+    "another operation in the protocol": (
+        asyncpg.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        ),
+        True,
+        UNAVAILABLE,
+    ),
+    "too many connections 53300": (
+        asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+        False,
+        DATABASE_BUSY,
+    ),
+    "statement timeout 57014": (
+        asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
+        False,
+        DATABASE_BUSY,
+    ),
+    "command timeout": (TimeoutError(), False, DATABASE_BUSY),
+}
+# Neither lost nor busy: what the client sent (422, 409) or a bug (500).
+OTHERS: dict[str, tuple[Exception, int]] = {
+    "syntax error 42601": (asyncpg.PostgresSyntaxError('syntax error at or near "SELEC"'), 500),
+    "undefined column 42703": (asyncpg.UndefinedColumnError('column "nope" does not exist'), 500),
+    "wrong argument count": (
+        asyncpg.InterfaceError("the server expects 1 argument for this query, 0 were passed"),
+        500,
+    ),
+    "deadlock 40P01": (asyncpg.DeadlockDetectedError("deadlock detected"), 500),
+    "NUL in text 22021": (
+        asyncpg.CharacterNotInRepertoireError('invalid byte sequence for encoding "UTF8": 0x00'),
+        422,
+    ),
+    "integer out of range 22003": (
+        asyncpg.NumericValueOutOfRangeError("integer out of range"),
+        422,
+    ),
+    "unique violation 23505": (
+        asyncpg.UniqueViolationError(
+            'duplicate key value violates unique constraint "uq_item_sku"'
+        ),
+        409,
+    ),
+    "foreign key violation 23503": (
+        asyncpg.ForeignKeyViolationError("insert or update violates foreign key constraint"),
+        409,
+    ),
+}
+
+
+def cases_of_losses(*, of_the_driver_only: bool = False) -> list[Any]:
+    """Each error raw and, if it is asyncpg's, as the ORM sees it. The socket's errors and
+    timeouts are the driver's only where they come from it: in a unit of work or a read
+    (see test_a_unit_of_work_raises_one_error_for_a_lost_database); elsewhere they are
+    any backing service's (tests/core/test_problems.py)."""
+    cases = []
+    for name, (error, lost, detail) in LOSSES.items():
+        if isinstance(error, DRIVER_ERRORS):
+            cases.append(pytest.param(wrapped(error), lost, detail, id=f"orm: {name}"))
+        elif of_the_driver_only:
+            continue
+        cases.append(pytest.param(error, lost, detail, id=f"driver: {name}"))
+    return cases
+
+
+def cases_of_others() -> list[Any]:
+    cases = []
+    for name, (error, status) in OTHERS.items():
+        cases.append(pytest.param(error, status, id=f"driver: {name}"))
+        cases.append(pytest.param(wrapped(error), status, id=f"orm: {name}"))
+    return cases
+
+
+@pytest.fixture
+async def raising() -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """An app with the problem handlers and a route that raises `app.state.error`."""
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/raise")
+    async def raise_error() -> None:
+        raise app.state.error
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield app, client
+
+
+@pytest.mark.parametrize(("error", "lost", "detail"), cases_of_losses(of_the_driver_only=True))
+async def test_a_lost_or_busy_database_is_a_503_problem_with_retry_after(
+    raising: tuple[FastAPI, httpx.AsyncClient], error: Exception, lost: bool, detail: str
+) -> None:
+    app, client = raising
+    app.state.error = error
+    response = await client.get("/raise")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    body = response.json()
+    assert (body["code"], body["detail"]) == ("SERVICE_UNAVAILABLE", detail)
+    assert connection_lost(error) is lost
+
+
+@pytest.mark.parametrize(("error", "status"), cases_of_others())
+async def test_other_database_errors_keep_their_meaning(
+    raising: tuple[FastAPI, httpx.AsyncClient], error: Exception, status: int
+) -> None:
+    app, client = raising
+    app.state.error = error
+    response = await client.get("/raise")
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in response.headers
+    assert database_unavailable(error) is None
+    assert not connection_lost(error)
+
+
+async def test_sqlalchemy_pool_timeout_and_invalidated_connections_are_503s(
+    raising: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    app, client = raising
+    pool_timeout = sa_exc.TimeoutError("QueuePool limit of size 10 overflow 10 reached")
+    # SQLAlchemy's own verdict: a disconnect, whatever the driver said.
+    invalidated = wrapped(asyncpg.PostgresError("server went away"), invalidated=True)
+    for error, detail in ((pool_timeout, DATABASE_BUSY), (invalidated, UNAVAILABLE)):
+        app.state.error = error
+        response = await client.get("/raise")
+        assert (response.status_code, response.json()["detail"]) == (503, detail)
+    assert connection_lost(invalidated)
+    assert not connection_lost(pool_timeout)
+
+
+async def test_other_operating_errors_stay_503s() -> None:
+    """What the DB-API calls an OperationalError (SQLite's "database is locked")."""
+    locked = sa_exc.OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked"))
+    unavailable = database_unavailable(locked)
+    assert unavailable is not None
+    assert unavailable.detail == UNAVAILABLE
+    assert not connection_lost(locked)
+
+
+def test_an_error_already_decided_is_left_alone() -> None:
+    """A read's own 503 (raised from the driver's error) is not taken for a lost connection
+    of the unit of work it was made in."""
+    read_failed = DatabaseUnavailable()
+    read_failed.__cause__ = asyncpg.AdminShutdownError("terminating connection")
+    assert database_unavailable(read_failed) is None
+    assert not connection_lost(read_failed)
+    assert database_unavailable(NotFound()) is None
