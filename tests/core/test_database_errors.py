@@ -2,6 +2,8 @@
 asyncpg raises them (statements run on the driver) and as SQLAlchemy wraps them (the ORM).
 The exceptions are the drivers' own classes, wrapped the way SQLAlchemy's adapter does."""
 
+import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,9 +13,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from storefront.core.config import Settings
+from storefront.core.db import Database, statements, unit_of_work
 from storefront.core.errors import (
     DATABASE_BUSY,
     DatabaseUnavailable,
@@ -22,6 +27,7 @@ from storefront.core.errors import (
     database_unavailable,
 )
 from storefront.core.problems import install_problem_handlers
+from tests.fixtures.backends import unreachable
 
 pytestmark = pytest.mark.anyio
 
@@ -262,3 +268,153 @@ def test_an_error_already_decided_is_left_alone() -> None:
     assert database_unavailable(read_failed) is None
     assert not connection_lost(read_failed)
     assert database_unavailable(NotFound()) is None
+
+
+@pytest.fixture
+def sessions() -> async_sessionmaker[AsyncSession]:
+    """Sessions that never connect: what a unit of work does with an error raised in it."""
+    return async_sessionmaker(create_async_engine("sqlite+aiosqlite:///:memory:"))
+
+
+@pytest.mark.parametrize(("error", "lost", "detail"), cases_of_losses())
+async def test_a_unit_of_work_raises_one_error_for_a_lost_database(
+    sessions: async_sessionmaker[AsyncSession], error: Exception, lost: bool, detail: str
+) -> None:
+    with pytest.raises(DatabaseUnavailable) as raised:
+        async with unit_of_work(sessions):
+            raise error
+    assert raised.value.detail == detail
+    assert raised.value.__cause__ is error
+
+
+@pytest.mark.parametrize(("error", "status"), cases_of_others())
+async def test_a_unit_of_work_lets_other_errors_through(
+    sessions: async_sessionmaker[AsyncSession], error: Exception, status: int
+) -> None:
+    with pytest.raises(type(error)) as raised:
+        async with unit_of_work(sessions):
+            raise error
+    assert raised.value is error
+
+
+# On a real PostgreSQL: a connection lost in a unit of work is discarded (the next unit of
+# work runs on another backend), one that is sound is kept.
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[Database]:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgresql"):
+        unreachable("DATABASE_URL (PostgreSQL) is needed: connections lost to the server")
+    database = Database(
+        Settings(
+            _env_file=None,
+            environment="test",
+            database_url=url,
+            db_pool_size=1,
+            db_max_overflow=0,
+            db_pool_timeout_seconds=0.2,
+        )
+    )
+    yield database
+    await database.dispose()
+
+
+PID = select(func.pg_backend_pid().label("pid"))
+SLEEP = select(func.pg_sleep(5).label("slept"))
+SHORT_SLEEP = select(func.pg_sleep(0.5).label("slept"))
+# What a statement gets when its connection is closed under it: cancelled first if the
+# close is graceful (SQLAlchemy's), else the connection's end.
+STATEMENT_CUT_SHORT = (asyncpg.QueryCanceledError, asyncpg.ConnectionDoesNotExistError)
+
+
+async def backend_pid(database: Database) -> int:
+    async with unit_of_work(database.sessionmaker) as session:
+        pid = await session.scalar(PID)
+    assert isinstance(pid, int)
+    return pid
+
+
+async def terminate_soon(database: Database, pid: int) -> None:
+    await asyncio.sleep(0.2)  # the statement is under way
+    url = database.engine.url.set(drivername="postgresql").render_as_string(False)
+    killer = await asyncpg.connect(url)
+    try:
+        assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await killer.close()
+
+
+@pytest.mark.parametrize("via", ["orm", "driver"])
+async def test_a_connection_terminated_under_a_statement_is_discarded(
+    postgres: Database, via: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    pid = await backend_pid(postgres)
+    with pytest.raises(DatabaseUnavailable) as raised:
+        async with unit_of_work(postgres.sessionmaker) as session:
+            killing = asyncio.create_task(terminate_soon(postgres, pid))
+            if via == "orm":
+                await session.execute(SLEEP)
+            else:
+                await (await statements(session)).scalar(SLEEP)
+    await killing
+    assert raised.value.detail == "The database is unavailable; retry shortly."
+    assert connection_lost(raised.value.__cause__)  # type: ignore[arg-type]
+    # Discarded at once, without a rollback that could only fail.
+    assert "rollback failed" not in caplog.text
+    assert postgres.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await backend_pid(postgres) != pid
+
+
+async def test_a_connection_left_in_the_middle_of_an_operation_is_discarded(
+    postgres: Database,
+) -> None:
+    """asyncpg refuses a second statement while one runs ("another operation is in
+    progress"): the first one's state is unknown, so the connection goes."""
+    pid = await backend_pid(postgres)
+    with pytest.raises(DatabaseUnavailable):
+        async with unit_of_work(postgres.sessionmaker) as session:
+            on = await statements(session)
+            running = asyncio.create_task(on.scalar(SHORT_SLEEP))
+            await asyncio.sleep(0.05)
+            await on.scalar(PID)
+    with pytest.raises(STATEMENT_CUT_SHORT):
+        await running  # its connection was closed under it
+    assert await backend_pid(postgres) != pid
+
+
+@pytest.mark.parametrize("via", ["orm", "driver"])
+async def test_a_statement_timeout_is_busy_and_keeps_the_connection(
+    postgres: Database, via: str
+) -> None:
+    pid = await backend_pid(postgres)
+    with pytest.raises(DatabaseUnavailable) as raised:
+        async with unit_of_work(postgres.sessionmaker) as session:
+            await session.execute(text("SET LOCAL statement_timeout = 50"))
+            if via == "orm":
+                await session.execute(SLEEP)
+            else:
+                await (await statements(session)).scalar(SLEEP)
+    assert raised.value.detail == DATABASE_BUSY
+    assert await backend_pid(postgres) == pid
+
+
+async def test_a_bug_is_not_an_outage_and_keeps_the_connection(postgres: Database) -> None:
+    pid = await backend_pid(postgres)
+    with pytest.raises(asyncpg.PostgresSyntaxError):
+        async with unit_of_work(postgres.sessionmaker) as session:
+            await (await statements(session)).run(text("SELEC 1"))
+    with pytest.raises(sa_exc.ProgrammingError):
+        async with unit_of_work(postgres.sessionmaker) as session:
+            await session.execute(text("SELEC 1"))
+    assert await backend_pid(postgres) == pid
+
+
+async def test_no_free_connection_in_time_is_busy(postgres: Database) -> None:
+    async with unit_of_work(postgres.sessionmaker) as holding:
+        await holding.execute(PID)  # the pool's one connection
+        with pytest.raises(DatabaseUnavailable) as raised:
+            async with unit_of_work(postgres.sessionmaker) as session:
+                await session.execute(PID)
+    assert raised.value.detail == DATABASE_BUSY
+    assert isinstance(raised.value.__cause__, sa_exc.TimeoutError)

@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 
 from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
+from storefront.core.errors import causes_named, connection_lost, database_unavailable
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
 from storefront.core.statements import (
     Compiler,
@@ -205,10 +206,20 @@ async def unit_of_work(
         try:
             yield session
             await session.commit()
-        except BaseException:
+        except BaseException as error:
             pop_effects(session)
-            await _rollback(session)
-            raise
+            if connection_lost(error):
+                # Also asyncpg's own errors, from statements(session), which SQLAlchemy
+                # never saw: the connection is discarded, not rolled back and reused.
+                await session.invalidate()
+            else:
+                await _rollback(session)
+            unavailable = database_unavailable(error)
+            if unavailable is None:
+                raise
+            # Every edge (a route, the API gate, a job) sees one error for a lost database.
+            logger.warning("database unavailable: %s", causes_named(error))
+            raise unavailable from error
         effects = pop_effects(session)
     await run_effects(effects)
 
