@@ -383,6 +383,29 @@ async def test_a_connection_left_in_the_middle_of_an_operation_is_discarded(
     assert await backend_pid(postgres) != pid
 
 
+async def test_sqlalchemy_invalidates_a_connection_it_finds_in_the_middle_of_an_operation(
+    postgres: Database,
+) -> None:
+    """Its asyncpg dialect counts only a closed connection as a disconnect; the engine's
+    handle_error listener (core/db.py) counts this one too."""
+    pid = await backend_pid(postgres)
+    seen: list[sa_exc.DBAPIError] = []
+    with pytest.raises(DatabaseUnavailable):
+        async with unit_of_work(postgres.sessionmaker) as session:
+            running = asyncio.create_task((await statements(session)).scalar(SHORT_SLEEP))
+            await asyncio.sleep(0.05)
+            try:
+                await session.execute(PID)
+            except sa_exc.DBAPIError as error:
+                seen.append(error)
+                raise
+    with pytest.raises(STATEMENT_CUT_SHORT):
+        await running
+    [invalidated] = seen
+    assert invalidated.connection_invalidated
+    assert await backend_pid(postgres) != pid
+
+
 @pytest.mark.parametrize("via", ["orm", "driver"])
 async def test_a_statement_timeout_is_busy_and_keeps_the_connection(
     postgres: Database, via: str

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -90,6 +90,15 @@ def _refuse_closed(_: Any, __: Any, proxy: PoolProxiedConnection) -> None:
         raise error
 
 
+def _invalidate_lost(context: ExceptionContext) -> None:
+    """SQLAlchemy's asyncpg dialect calls an error a disconnect only once asyncpg has seen
+    the socket close; the server's goodbye (57P01, 57P02) can come first, and a connection
+    left in the middle of an operation is still open. Those are lost too: invalidate them
+    rather than hand them back to the pool."""
+    if not context.is_disconnect and connection_lost(context.original_exception):
+        context.is_disconnect = True
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _: Any) -> None:
     # pysqlite's own transaction handling delays BEGIN and breaks SAVEPOINT semantics;
     # SQLAlchemy emits BEGIN itself instead (see _sqlite_on_begin).
@@ -124,6 +133,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     else:
         event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+        event.listen(engine.sync_engine, "handle_error", _invalidate_lost)
     return engine
 
 
