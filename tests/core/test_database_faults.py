@@ -32,7 +32,8 @@ __all__ = ["throwaway_postgres"]
 pytestmark = pytest.mark.anyio
 
 INITIAL_STOCK = 1_000_000
-WARM_SECONDS = 1.0
+# Of steady load before the fault, once each kind of request has succeeded.
+WARM_SECONDS = 0.5
 OUTAGE_SECONDS = 2.0
 # From the moment the restarted PostgreSQL accepts connections.
 RECOVERY_SECONDS = 5.0
@@ -247,7 +248,7 @@ class Load:
         ends = [a.ended for a in self.answers if a.kind == kind and a.started > sent_after and a.ok]
         return min(ends, default=None)
 
-    async def wait_for_recovery(self, *, sent_after: float, timeout: float) -> float:
+    async def wait_until_each_succeeded(self, *, sent_after: float, timeout: float) -> float:
         """When each kind of request sent after `sent_after` has been answered 2xx."""
         async with asyncio.timeout(timeout):
             while True:
@@ -322,6 +323,7 @@ async def test_a_postgresql_outage_is_503s_then_recovery_without_a_restart(
     await wait_until_ready(shop)
     load = Load(shop)
     async with load.running():
+        await load.wait_until_each_succeeded(sent_after=0, timeout=RECOVERY_SECONDS)
         await asyncio.sleep(WARM_SECONDS)
         stopping_at = time.monotonic()
         await anyio.to_thread.run_sync(throwaway_postgres.stop, mode)
@@ -330,7 +332,9 @@ async def test_a_postgresql_outage_is_503s_then_recovery_without_a_restart(
         starting_at = time.monotonic()
         await anyio.to_thread.run_sync(throwaway_postgres.start)
         started_at = time.monotonic()
-        recovered_at = await load.wait_for_recovery(sent_after=started_at, timeout=RECOVERY_SECONDS)
+        recovered_at = await load.wait_until_each_succeeded(
+            sent_after=started_at, timeout=RECOVERY_SECONDS
+        )
         await asyncio.sleep(STEADY_SECONDS)
         steady_from = time.monotonic() - STEADY_SECONDS
 
