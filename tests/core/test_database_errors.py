@@ -4,18 +4,18 @@ The exceptions are the drivers' own classes, wrapped the way SQLAlchemy's adapte
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, func, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from storefront.core.config import Settings
 from storefront.core.db import Database, statements, unit_of_work
@@ -26,30 +26,36 @@ from storefront.core.errors import (
     connection_lost,
     database_unavailable,
 )
-from storefront.core.problems import install_problem_handlers
+from storefront.core.problems import DATABASE_ERRORS, install_problem_handlers
 from tests.fixtures.backends import unreachable
 
 pytestmark = pytest.mark.anyio
 
-DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
 DIALECT = create_async_engine("postgresql+asyncpg://nobody@127.0.0.1/none").dialect
 UNAVAILABLE = "The database is unavailable; retry shortly."
 
 
-def wrapped(error: Exception, *, invalidated: bool = False) -> sa_exc.DBAPIError:
-    """`error` as the ORM sees it: translated by SQLAlchemy's asyncpg adapter into its
-    DB-API class, then wrapped in SQLAlchemy's own."""
+def translated(error: Exception) -> Exception:
+    """`error` as SQLAlchemy's asyncpg adapter raises it: its own DB-API class, unwrapped
+    (from the BEGIN that statements(session) sends through it)."""
     dbapi = DIALECT.loaded_dbapi
     try:
         AsyncAdapt_asyncpg_connection._handle_exception_no_connection(dbapi, error)
-    except dbapi.Error as translated:
-        wrapper = sa_exc.DBAPIError.instance(
-            "SELECT 1", None, translated, dbapi.Error, connection_invalidated=invalidated
-        )
-        assert isinstance(wrapper, sa_exc.DBAPIError)
-        wrapper.__cause__ = translated
-        return wrapper
+    except dbapi.Error as adapted:
+        return adapted
     raise AssertionError("not translated")
+
+
+def wrapped(error: Exception, *, invalidated: bool = False) -> sa_exc.DBAPIError:
+    """`error` as the ORM sees it: translated by the adapter, then wrapped in SQLAlchemy's
+    own class."""
+    adapted = translated(error)
+    wrapper = sa_exc.DBAPIError.instance(
+        "SELECT 1", None, adapted, DIALECT.loaded_dbapi.Error, connection_invalidated=invalidated
+    )
+    assert isinstance(wrapper, sa_exc.DBAPIError)
+    wrapper.__cause__ = adapted
+    return wrapper
 
 
 def lost_mid_query() -> asyncpg.ConnectionDoesNotExistError:
@@ -60,20 +66,10 @@ def lost_mid_query() -> asyncpg.ConnectionDoesNotExistError:
     return error
 
 
-# Each driver error, with whether its connection is lost (to be discarded) and the 503's
-# detail.
+# Each error of asyncpg's, with whether its connection is lost (to be discarded) and the
+# 503's detail. The socket's own errors and timeouts are left to the handlers of any
+# backing service (tests/core/test_problems.py): they are not the database's alone.
 LOSSES: dict[str, tuple[Exception, bool, str]] = {
-    "connection refused": (ConnectionRefusedError(111, "Connection refused"), True, UNAVAILABLE),
-    "every address refused": (
-        OSError(
-            "Multiple exceptions: [Errno 111] Connect call failed ('::1', 5432, 0, 0), "
-            "[Errno 111] Connect call failed ('127.0.0.1', 5432)"
-        ),
-        True,
-        UNAVAILABLE,
-    ),
-    "host unknown": (socket.gaierror(-2, "Name or service not known"), True, UNAVAILABLE),
-    "network unreachable": (OSError(101, "Network is unreachable"), True, UNAVAILABLE),
     "admin shutdown 57P01": (
         asyncpg.AdminShutdownError("terminating connection due to administrator command"),
         True,
@@ -137,7 +133,6 @@ LOSSES: dict[str, tuple[Exception, bool, str]] = {
         False,
         DATABASE_BUSY,
     ),
-    "command timeout": (TimeoutError(), False, DATABASE_BUSY),
 }
 # Neither lost nor busy: what the client sent (422, 409) or a bug (500).
 OTHERS: dict[str, tuple[Exception, int]] = {
@@ -169,18 +164,13 @@ OTHERS: dict[str, tuple[Exception, int]] = {
 }
 
 
-def cases_of_losses(*, of_the_driver_only: bool = False) -> list[Any]:
-    """Each error raw and, if it is asyncpg's, as the ORM sees it. The socket's errors and
-    timeouts are the driver's only where they come from it: in a unit of work or a read
-    (see test_a_unit_of_work_raises_one_error_for_a_lost_database); elsewhere they are
-    any backing service's (tests/core/test_problems.py)."""
+def cases_of_losses() -> list[Any]:
+    """Each error as asyncpg raises it, as SQLAlchemy's adapter does, as the ORM sees it."""
     cases = []
     for name, (error, lost, detail) in LOSSES.items():
-        if isinstance(error, DRIVER_ERRORS):
-            cases.append(pytest.param(wrapped(error), lost, detail, id=f"orm: {name}"))
-        elif of_the_driver_only:
-            continue
         cases.append(pytest.param(error, lost, detail, id=f"driver: {name}"))
+        cases.append(pytest.param(translated(error), lost, detail, id=f"adapter: {name}"))
+        cases.append(pytest.param(wrapped(error), lost, detail, id=f"orm: {name}"))
     return cases
 
 
@@ -188,6 +178,7 @@ def cases_of_others() -> list[Any]:
     cases = []
     for name, (error, status) in OTHERS.items():
         cases.append(pytest.param(error, status, id=f"driver: {name}"))
+        cases.append(pytest.param(translated(error), status, id=f"adapter: {name}"))
         cases.append(pytest.param(wrapped(error), status, id=f"orm: {name}"))
     return cases
 
@@ -207,7 +198,7 @@ async def raising() -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
         yield app, client
 
 
-@pytest.mark.parametrize(("error", "lost", "detail"), cases_of_losses(of_the_driver_only=True))
+@pytest.mark.parametrize(("error", "lost", "detail"), cases_of_losses())
 async def test_a_lost_or_busy_database_is_a_503_problem_with_retry_after(
     raising: tuple[FastAPI, httpx.AsyncClient], error: Exception, lost: bool, detail: str
 ) -> None:
@@ -271,30 +262,35 @@ def test_an_error_already_decided_is_left_alone() -> None:
 
 
 @pytest.fixture
-def sessions() -> async_sessionmaker[AsyncSession]:
-    """Sessions that never connect: what a unit of work does with an error raised in it."""
-    return async_sessionmaker(create_async_engine("sqlite+aiosqlite:///:memory:"))
+async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'errors.db'}")
+    yield engine
+    await engine.dispose()
+
+
+async def invalidations_in_a_failed_unit_of_work(engine: AsyncEngine, error: Exception) -> int:
+    invalidated: list[object] = []
+    event.listen(engine.sync_engine.pool, "invalidate", lambda *_: invalidated.append(1))
+    with pytest.raises(type(error)) as raised:
+        async with unit_of_work(async_sessionmaker(engine)) as session:
+            await session.connection()
+            raise error
+    assert raised.value is error  # not translated: callers keep the driver's error
+    return len(invalidated)
 
 
 @pytest.mark.parametrize(("error", "lost", "detail"), cases_of_losses())
-async def test_a_unit_of_work_raises_one_error_for_a_lost_database(
-    sessions: async_sessionmaker[AsyncSession], error: Exception, lost: bool, detail: str
+async def test_a_unit_of_work_discards_a_lost_connection_instead_of_rolling_back(
+    sqlite_engine: AsyncEngine, error: Exception, lost: bool, detail: str
 ) -> None:
-    with pytest.raises(DatabaseUnavailable) as raised:
-        async with unit_of_work(sessions):
-            raise error
-    assert raised.value.detail == detail
-    assert raised.value.__cause__ is error
+    assert await invalidations_in_a_failed_unit_of_work(sqlite_engine, error) == int(lost)
 
 
 @pytest.mark.parametrize(("error", "status"), cases_of_others())
-async def test_a_unit_of_work_lets_other_errors_through(
-    sessions: async_sessionmaker[AsyncSession], error: Exception, status: int
+async def test_a_unit_of_work_rolls_back_on_other_errors(
+    sqlite_engine: AsyncEngine, error: Exception, status: int
 ) -> None:
-    with pytest.raises(type(error)) as raised:
-        async with unit_of_work(sessions):
-            raise error
-    assert raised.value is error
+    assert await invalidations_in_a_failed_unit_of_work(sqlite_engine, error) == 0
 
 
 # On a real PostgreSQL: a connection lost in a unit of work is discarded (the next unit of
@@ -345,12 +341,18 @@ async def terminate_soon(database: Database, pid: int) -> None:
         await killer.close()
 
 
+def verdict(error: BaseException) -> str | None:
+    """The 503's detail for `error`, or None if it is not one."""
+    unavailable = database_unavailable(error)
+    return None if unavailable is None else unavailable.detail
+
+
 @pytest.mark.parametrize("via", ["orm", "driver"])
 async def test_a_connection_terminated_under_a_statement_is_discarded(
     postgres: Database, via: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     pid = await backend_pid(postgres)
-    with pytest.raises(DatabaseUnavailable) as raised:
+    with pytest.raises(DATABASE_ERRORS) as raised:
         async with unit_of_work(postgres.sessionmaker) as session:
             killing = asyncio.create_task(terminate_soon(postgres, pid))
             if via == "orm":
@@ -358,8 +360,8 @@ async def test_a_connection_terminated_under_a_statement_is_discarded(
             else:
                 await (await statements(session)).scalar(SLEEP)
     await killing
-    assert raised.value.detail == "The database is unavailable; retry shortly."
-    assert connection_lost(raised.value.__cause__)  # type: ignore[arg-type]
+    assert verdict(raised.value) == UNAVAILABLE
+    assert connection_lost(raised.value)
     # Discarded at once, without a rollback that could only fail.
     assert "rollback failed" not in caplog.text
     assert postgres.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
@@ -372,7 +374,7 @@ async def test_a_connection_left_in_the_middle_of_an_operation_is_discarded(
     """asyncpg refuses a second statement while one runs ("another operation is in
     progress"): the first one's state is unknown, so the connection goes."""
     pid = await backend_pid(postgres)
-    with pytest.raises(DatabaseUnavailable):
+    with pytest.raises(asyncpg.InterfaceError) as raised:
         async with unit_of_work(postgres.sessionmaker) as session:
             on = await statements(session)
             running = asyncio.create_task(on.scalar(SHORT_SLEEP))
@@ -380,6 +382,8 @@ async def test_a_connection_left_in_the_middle_of_an_operation_is_discarded(
             await on.scalar(PID)
     with pytest.raises(STATEMENT_CUT_SHORT):
         await running  # its connection was closed under it
+    assert "another operation is in progress" in str(raised.value)
+    assert verdict(raised.value) == UNAVAILABLE
     assert await backend_pid(postgres) != pid
 
 
@@ -389,20 +393,15 @@ async def test_sqlalchemy_invalidates_a_connection_it_finds_in_the_middle_of_an_
     """Its asyncpg dialect counts only a closed connection as a disconnect; the engine's
     handle_error listener (core/db.py) counts this one too."""
     pid = await backend_pid(postgres)
-    seen: list[sa_exc.DBAPIError] = []
-    with pytest.raises(DatabaseUnavailable):
+    with pytest.raises(sa_exc.DBAPIError) as raised:
         async with unit_of_work(postgres.sessionmaker) as session:
             running = asyncio.create_task((await statements(session)).scalar(SHORT_SLEEP))
             await asyncio.sleep(0.05)
-            try:
-                await session.execute(PID)
-            except sa_exc.DBAPIError as error:
-                seen.append(error)
-                raise
+            await session.execute(PID)
     with pytest.raises(STATEMENT_CUT_SHORT):
         await running
-    [invalidated] = seen
-    assert invalidated.connection_invalidated
+    assert raised.value.connection_invalidated
+    assert verdict(raised.value) == UNAVAILABLE
     assert await backend_pid(postgres) != pid
 
 
@@ -411,33 +410,34 @@ async def test_a_statement_timeout_is_busy_and_keeps_the_connection(
     postgres: Database, via: str
 ) -> None:
     pid = await backend_pid(postgres)
-    with pytest.raises(DatabaseUnavailable) as raised:
+    with pytest.raises(DATABASE_ERRORS) as raised:
         async with unit_of_work(postgres.sessionmaker) as session:
             await session.execute(text("SET LOCAL statement_timeout = 50"))
             if via == "orm":
                 await session.execute(SLEEP)
             else:
                 await (await statements(session)).scalar(SLEEP)
-    assert raised.value.detail == DATABASE_BUSY
+    assert verdict(raised.value) == DATABASE_BUSY
+    assert not connection_lost(raised.value)
     assert await backend_pid(postgres) == pid
 
 
 async def test_a_bug_is_not_an_outage_and_keeps_the_connection(postgres: Database) -> None:
     pid = await backend_pid(postgres)
-    with pytest.raises(asyncpg.PostgresSyntaxError):
+    with pytest.raises(asyncpg.PostgresSyntaxError) as raw:
         async with unit_of_work(postgres.sessionmaker) as session:
             await (await statements(session)).run(text("SELEC 1"))
-    with pytest.raises(sa_exc.ProgrammingError):
+    with pytest.raises(sa_exc.ProgrammingError) as wrapped_by_the_orm:
         async with unit_of_work(postgres.sessionmaker) as session:
             await session.execute(text("SELEC 1"))
+    assert verdict(raw.value) is verdict(wrapped_by_the_orm.value) is None
     assert await backend_pid(postgres) == pid
 
 
 async def test_no_free_connection_in_time_is_busy(postgres: Database) -> None:
     async with unit_of_work(postgres.sessionmaker) as holding:
         await holding.execute(PID)  # the pool's one connection
-        with pytest.raises(DatabaseUnavailable) as raised:
+        with pytest.raises(sa_exc.TimeoutError) as raised:
             async with unit_of_work(postgres.sessionmaker) as session:
                 await session.execute(PID)
-    assert raised.value.detail == DATABASE_BUSY
-    assert isinstance(raised.value.__cause__, sa_exc.TimeoutError)
+    assert verdict(raised.value) == DATABASE_BUSY

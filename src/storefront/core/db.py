@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 
 from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
-from storefront.core.errors import causes_named, connection_lost, database_unavailable
+from storefront.core.errors import connection_lost
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
 from storefront.core.statements import (
     Compiler,
@@ -224,12 +224,7 @@ async def unit_of_work(
                 await session.invalidate()
             else:
                 await _rollback(session)
-            unavailable = database_unavailable(error)
-            if unavailable is None:
-                raise
-            # Every edge (a route, the API gate, a job) sees one error for a lost database.
-            logger.warning("database unavailable: %s", causes_named(error))
-            raise unavailable from error
+            raise
         effects = pop_effects(session)
     await run_effects(effects)
 

@@ -1,9 +1,8 @@
 """One error hierarchy: services raise these, one handler renders RFC 9457 problems. And
-which errors of the database driver mean the database is unavailable: a 503, not a 500."""
+which errors of the database's drivers (asyncpg's, SQLAlchemy's wrapping of them) mean the
+database is unavailable: a 503, not a 500."""
 
 import enum
-import errno
-import socket
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
@@ -139,19 +138,6 @@ _LOST_PHRASES = (
     "cannot switch to state",
     "pool is clos",
 )
-_NETWORK_ERRNOS = frozenset(
-    {
-        errno.ECONNREFUSED,
-        errno.ECONNRESET,
-        errno.ECONNABORTED,
-        errno.EPIPE,
-        errno.ENETDOWN,
-        errno.ENETUNREACH,
-        errno.EHOSTDOWN,
-        errno.EHOSTUNREACH,
-        errno.ETIMEDOUT,
-    }
-)
 
 
 class _Loss(enum.Enum):
@@ -168,15 +154,6 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(link))
         yield link
         link = getattr(link, "orig", None) or link.__cause__
-
-
-def _is_network_error(error: OSError) -> bool:
-    if isinstance(error, ConnectionError | socket.gaierror):
-        return True
-    # asyncio's "Multiple exceptions: …" when every address of a host name refused.
-    return error.errno in _NETWORK_ERRNOS or (
-        error.errno is None and str(error).startswith("Multiple exceptions")
-    )
 
 
 def _loss_of(link: BaseException) -> _Loss | None:
@@ -196,10 +173,6 @@ def _loss_of(link: BaseException) -> _Loss | None:
     if isinstance(link, asyncpg.InterfaceError | asyncpg.InternalClientError):
         message = str(link)
         return _Loss.LOST if any(phrase in message for phrase in _LOST_PHRASES) else None
-    if isinstance(link, TimeoutError):  # a connect or command timeout of the driver's
-        return _Loss.BUSY
-    if isinstance(link, OSError) and _is_network_error(link):
-        return _Loss.LOST
     return None
 
 
@@ -209,7 +182,7 @@ def _loss(error: BaseException) -> _Loss | None:
     loss = next((loss for link in _causes(error) if (loss := _loss_of(link))), None)
     if loss is None and isinstance(error, sa_exc.OperationalError):
         # What the DB-API calls a failure of the database's operation rather than of the
-        # program: SQLite's "database is locked", a file it cannot open.
+        # program (SQLite's "database is locked"): a 503, as it always was.
         return _Loss.UNAVAILABLE
     return loss
 

@@ -53,6 +53,9 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.DBAPIError,
     sa_exc.TimeoutError,
     sa_exc.DisconnectionError,
+    # SQLAlchemy's asyncpg adapter's own DB-API errors, unwrapped: what its BEGIN raises
+    # when statements(session) starts the transaction itself (core/db.py).
+    sa_exc.EmulatedDBAPIException,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
@@ -249,7 +252,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
     # Every kind of DBAPIError (IntegrityError, OperationalError, …); the pool's timeout
-    # and disconnections; asyncpg's own errors, which SQLAlchemy does not wrap.
+    # and disconnections; the errors that SQLAlchemy does not wrap.
     for database_error in DATABASE_ERRORS:
         app.add_exception_handler(database_error, database_error_handler)
     # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
