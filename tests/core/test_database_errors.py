@@ -4,6 +4,7 @@ The exceptions are the drivers' own classes, wrapped the way SQLAlchemy's adapte
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,16 @@ def test_an_error_already_decided_is_left_alone() -> None:
     assert database_unavailable(read_failed) is None
     assert not connection_lost(read_failed)
     assert database_unavailable(NotFound()) is None
+
+
+async def test_a_host_name_that_does_not_resolve_is_a_503(
+    raising: tuple[FastAPI, httpx.AsyncClient],
+) -> None:
+    """As the database's driver raises it when DNS fails, and any other client."""
+    app, client = raising
+    app.state.error = socket.gaierror(-3, "Temporary failure in name resolution")
+    response = await client.get("/raise")
+    assert (response.status_code, response.headers["retry-after"]) == (503, "1")
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """RFC 9457 problem details: the schema, the renderer and the exception handlers."""
 
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -258,6 +259,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
     app.add_exception_handler(ConnectionError, dependency_unavailable_handler)
     app.add_exception_handler(TimeoutError, dependency_unavailable_handler)
+    # A host name that does not resolve (DNS down), whichever client looked it up.
+    app.add_exception_handler(socket.gaierror, dependency_unavailable_handler)
     # redis-py's connection errors do not derive from the builtin ones.
     app.add_exception_handler(RedisConnectionError, dependency_unavailable_handler)
     app.add_exception_handler(RedisTimeoutError, dependency_unavailable_handler)
