@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -23,6 +23,7 @@ from starlette.requests import HTTPConnection
 
 from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
+from storefront.core.errors import connection_lost
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
 from storefront.core.statements import (
     CONNECTION_ERRORS,
@@ -102,6 +103,15 @@ def _refuse_closed(_: Any, __: Any, proxy: PoolProxiedConnection) -> None:
         raise error
 
 
+def _invalidate_lost(context: ExceptionContext) -> None:
+    """SQLAlchemy's asyncpg dialect calls an error a disconnect only once asyncpg has seen
+    the socket close; the server's goodbye (57P01, 57P02) can come first, and a connection
+    left in the middle of an operation is still open. Those are lost too: invalidate them
+    rather than hand them back to the pool."""
+    if not context.is_disconnect and connection_lost(context.original_exception):
+        context.is_disconnect = True
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _: Any) -> None:
     # pysqlite's own transaction handling delays BEGIN and breaks SAVEPOINT semantics;
     # SQLAlchemy emits BEGIN itself instead (see _sqlite_on_begin).
@@ -136,6 +146,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
     else:
         event.listen(engine.sync_engine.pool, "checkout", _refuse_closed)
+        event.listen(engine.sync_engine, "handle_error", _invalidate_lost)
     return engine
 
 
@@ -218,9 +229,14 @@ async def unit_of_work(
         try:
             yield session
             await session.commit()
-        except BaseException:
+        except BaseException as error:
             pop_effects(session)
-            await _rollback(session)
+            if connection_lost(error):
+                # Also asyncpg's own errors, from statements(session), which SQLAlchemy
+                # never saw: the connection is discarded, not rolled back and reused.
+                await session.invalidate()
+            else:
+                await _rollback(session)
             raise
         effects = pop_effects(session)
     await run_effects(effects)

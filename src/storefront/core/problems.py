@@ -1,10 +1,12 @@
 """RFC 9457 problem details: the schema, the renderer and the exception handlers."""
 
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
@@ -20,6 +22,8 @@ from storefront.core.errors import (
     ServiceUnavailable,
     Unprocessable,
     UnsupportedMediaType,
+    causes_named,
+    database_unavailable,
 )
 from storefront.core.request_id import current_request_id
 
@@ -45,6 +49,18 @@ STATUS_CODES: Mapping[int, str] = {
     503: "SERVICE_UNAVAILABLE",
     507: "INSUFFICIENT_STORAGE",
 }
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    sa_exc.DisconnectionError,
+    # SQLAlchemy's asyncpg adapter's own DB-API errors, unwrapped: what its BEGIN raises
+    # when statements(session) starts the transaction itself (core/db.py).
+    sa_exc.EmulatedDBAPIException,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 logger = logging.getLogger("storefront.errors")
 
@@ -180,28 +196,11 @@ async def validation_exception_handler(request: Request, exc: Exception) -> Resp
     )
 
 
-async def pool_timeout_handler(request: Request, exc: Exception) -> Response:
-    logger.warning("database pool exhausted", extra={"path": request.url.path})
-    return render_app_error(request, ServiceUnavailable("The database is busy; retry shortly."))
-
-
-async def database_unavailable_handler(request: Request, exc: Exception) -> Response:
-    logger.error("database unavailable: %s", type(exc).__name__)
-    return render_app_error(
-        request, ServiceUnavailable("The database is unavailable; retry shortly.")
-    )
-
-
 async def dependency_unavailable_handler(request: Request, exc: Exception) -> Response:
     logger.error("a backing service is unavailable: %s", type(exc).__name__)
     return render_app_error(
         request, ServiceUnavailable("A backing service is unavailable; retry shortly.")
     )
-
-
-async def integrity_error_handler(request: Request, exc: Exception) -> Response:
-    logger.warning("integrity error reached the edge: %s", type(exc).__name__)
-    return render_app_error(request, Conflict())
 
 
 def _sqlstate(error: BaseException) -> str:
@@ -216,10 +215,22 @@ def _sqlstate(error: BaseException) -> str:
 
 
 async def database_error_handler(request: Request, exc: Exception) -> Response:
+    """Any error of the database, as SQLAlchemy wraps it or as asyncpg raises it (from the
+    statements run on the driver itself, core/statements.py)."""
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        logger.warning(
+            "database unavailable: %s", causes_named(exc), extra={"path": request.url.path}
+        )
+        return render_app_error(request, unavailable)
+    state = _sqlstate(exc)
+    if isinstance(exc, sa_exc.IntegrityError) or state.startswith("23"):
+        logger.warning("integrity error reached the edge: %s", state or type(exc).__name__)
+        return render_app_error(request, Conflict())
     # SQLSTATE class 22, "data exception": a value the database refuses to store or
     # compare (NUL in PostgreSQL text, a number beyond its column). The client's input.
-    if isinstance(exc, sa_exc.DataError) or _sqlstate(exc).startswith("22"):
-        logger.info("database refused a value: %s", _sqlstate(exc) or type(exc).__name__)
+    if isinstance(exc, sa_exc.DataError) or state.startswith("22"):
+        logger.info("database refused a value: %s", state or type(exc).__name__)
         return render_app_error(
             request, Unprocessable("The request contains a value that cannot be stored.")
         )
@@ -241,14 +252,15 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(HTTPException, http_exception_handler)
     app.add_exception_handler(RequestValidationError, validation_exception_handler)
-    app.add_exception_handler(sa_exc.TimeoutError, pool_timeout_handler)
-    app.add_exception_handler(sa_exc.IntegrityError, integrity_error_handler)
-    app.add_exception_handler(sa_exc.DBAPIError, database_error_handler)
-    app.add_exception_handler(sa_exc.OperationalError, database_unavailable_handler)
-    app.add_exception_handler(sa_exc.InterfaceError, database_unavailable_handler)
+    # Every kind of DBAPIError (IntegrityError, OperationalError, …); the pool's timeout
+    # and disconnections; the errors that SQLAlchemy does not wrap.
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, database_error_handler)
     # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
     app.add_exception_handler(ConnectionError, dependency_unavailable_handler)
     app.add_exception_handler(TimeoutError, dependency_unavailable_handler)
+    # A host name that does not resolve (DNS down), whichever client looked it up.
+    app.add_exception_handler(socket.gaierror, dependency_unavailable_handler)
     # redis-py's connection errors do not derive from the builtin ones.
     app.add_exception_handler(RedisConnectionError, dependency_unavailable_handler)
     app.add_exception_handler(RedisTimeoutError, dependency_unavailable_handler)

@@ -28,7 +28,8 @@ from sqlalchemy import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-from storefront.core.errors import ServiceUnavailable
+# Re-exported: reads raise it, and it was defined here first.
+from storefront.core.errors import DatabaseUnavailable as DatabaseUnavailable
 
 logger = logging.getLogger("storefront.db")
 
@@ -37,10 +38,6 @@ class Row(Protocol):
     """A result row by column name: an asyncpg Record, a dict or SQLAlchemy's RowMapping."""
 
     def __getitem__(self, key: str, /) -> Any: ...
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    default_detail = "The database is unavailable; retry shortly."
 
 
 class Statements(ABC):
@@ -243,6 +240,8 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    # A connection left unusable ("cannot switch to state …"), its server gone meanwhile.
+    asyncpg.InternalClientError,
 )
 Acquire = Callable[[], AbstractAsyncContextManager[Driver]]
 
