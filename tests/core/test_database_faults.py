@@ -359,11 +359,6 @@ async def test_a_postgresql_outage_is_503s_then_recovery_without_a_restart(
     assert not shop.unhandled_errors()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auth/gate.py renders only AppError: the database errors of the API key's "
-    "last-use write (its unit of work in the gate) reach the error boundary, a 500",
-)
 async def test_an_api_key_request_while_postgresql_is_down_is_a_503(
     shop: Shop, throwaway_postgres: ThrowawayPostgres
 ) -> None:

@@ -13,8 +13,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from storefront.auth.dependencies import CALLER_SCOPE_KEY, identify_client
-from storefront.core.errors import AppError
-from storefront.core.problems import render_app_error
+from storefront.core.problems import problem_for
 from storefront.core.ratelimit.dependency import client_key, enforce, rate_limiter_of
 from storefront.core.security import hashing_for
 
@@ -36,8 +35,13 @@ class ApiGate:
             client = client_key(request, limiter)
             if limiter.enabled:
                 await enforce(request, limiter, "default", client)
-        except AppError as error:
-            await render_app_error(request, error)(scope, receive, send)
+        except Exception as error:
+            # What a route's handlers would answer (a 429, or a 503 in an outage: an API
+            # key's last-use write runs here); anything else is the error boundary's.
+            problem = await problem_for(request, error)
+            if problem is None:
+                raise
+            await problem(scope, receive, send)
             return
         token = hashing_for.set(client)
         try:

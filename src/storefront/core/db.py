@@ -1,5 +1,6 @@
 """The engine, the unit of work per request, and side effects that wait for the commit."""
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -287,10 +288,12 @@ async def transaction(database: "Database") -> AsyncIterator[Transaction]:
 async def _roll_back(began: Any, connection: Any) -> None:
     try:
         await began.rollback()
-    except Exception:
-        # A connection that cannot roll back cannot be trusted with the next request.
-        logger.warning("rollback failed; discarding the connection", exc_info=True)
-        connection.terminate()
+    except Exception as error:
+        # A connection that cannot roll back cannot be trusted with the next request (if
+        # it is lost, asyncpg's pool has let go of it already).
+        logger.warning("rollback failed; discarding the connection: %s", type(error).__name__)
+        with contextlib.suppress(Exception):
+            connection.terminate()
 
 
 async def statements(work: Work) -> Statements:

@@ -2,7 +2,7 @@
 
 import logging
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -197,7 +197,7 @@ async def validation_exception_handler(request: Request, exc: Exception) -> Resp
 
 
 async def dependency_unavailable_handler(request: Request, exc: Exception) -> Response:
-    logger.error("a backing service is unavailable: %s", type(exc).__name__)
+    logger.warning("a backing service is unavailable: %s", type(exc).__name__)
     return render_app_error(
         request, ServiceUnavailable("A backing service is unavailable; retry shortly.")
     )
@@ -248,22 +248,49 @@ def internal_error_response(request: Request) -> Response:
     )
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(AppError, app_error_handler)
-    app.add_exception_handler(HTTPException, http_exception_handler)
-    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _handlers() -> dict[type[Exception], Handler]:
+    handlers: dict[type[Exception], Handler] = {
+        AppError: app_error_handler,
+        HTTPException: http_exception_handler,
+        RequestValidationError: validation_exception_handler,
+    }
     # Every kind of DBAPIError (IntegrityError, OperationalError, …); the pool's timeout
     # and disconnections; the errors that SQLAlchemy does not wrap.
     for database_error in DATABASE_ERRORS:
-        app.add_exception_handler(database_error, database_error_handler)
-    # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients.
-    app.add_exception_handler(ConnectionError, dependency_unavailable_handler)
-    app.add_exception_handler(TimeoutError, dependency_unavailable_handler)
-    # A host name that does not resolve (DNS down), whichever client looked it up.
-    app.add_exception_handler(socket.gaierror, dependency_unavailable_handler)
-    # redis-py's connection errors do not derive from the builtin ones.
-    app.add_exception_handler(RedisConnectionError, dependency_unavailable_handler)
-    app.add_exception_handler(RedisTimeoutError, dependency_unavailable_handler)
+        handlers[database_error] = database_error_handler
+    # Raised by drivers below SQLAlchemy's wrapping, or by Redis and other clients; a host
+    # name that does not resolve (DNS down), whichever client looked it up; redis-py's
+    # connection errors, which do not derive from the builtin ones.
+    for unavailable in (
+        ConnectionError,
+        TimeoutError,
+        socket.gaierror,
+        RedisConnectionError,
+        RedisTimeoutError,
+    ):
+        handlers[unavailable] = dependency_unavailable_handler
+    return handlers
+
+
+HANDLERS = _handlers()
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    for error, handler in HANDLERS.items():
+        app.add_exception_handler(error, handler)
+
+
+async def problem_for(request: Request, error: Exception) -> Response | None:
+    """The problem response FastAPI's handlers would give `error`, for code that runs
+    before them (a middleware); None for an error nothing expects (a 500)."""
+    for kind in type(error).__mro__:
+        handler = HANDLERS.get(kind)
+        if handler is not None:
+            return await handler(request, error)
+    return None
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
