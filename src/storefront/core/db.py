@@ -202,7 +202,7 @@ def _reads(engine: AsyncEngine, compiler: Compiler, settings: Settings) -> State
         # Idle connections close after a while; none are opened before the first read.
         return asyncpg.create_pool(
             min_size=0,
-            max_size=settings.db_pool_size,
+            max_size=settings.db_read_pool_size,
             max_inactive_connection_lifetime=300,
             reset=_keep_session,
             **options,
