@@ -5,6 +5,7 @@ from storefront.core.metrics import CONTENT_TYPE, Metrics
 from storefront.core.storage import create_storage
 from storefront.health import service
 from storefront.health.schemas import Liveness, Readiness
+from storefront.kit.responses import JSONBody
 from storefront.kit.routing import domain_router
 
 router = domain_router(tags=["health"])
@@ -18,9 +19,13 @@ READINESS_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+# Probed every few seconds by every orchestrator: the one body it ever has, encoded once.
+_LIVE = Liveness().model_dump_json().encode()
+
+
 @router.get("/health/live", response_model=Liveness)
-async def health_live() -> Liveness:
-    return Liveness()
+async def health_live() -> JSONBody:
+    return JSONBody(_LIVE)
 
 
 async def _readiness(request: Request, response: Response) -> Readiness:
