@@ -74,7 +74,8 @@ class Refusal:
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
     ) -> None:
         """As an ASGI app, for a request read whole and refused all the same."""
-        headers, body = self.render(scope["path"] if scope["type"] == "http" else "")
+        path = scope["path"] if scope["type"] == "http" else ""
+        headers, body = self.render(path[:MAX_INSTANCE_CHARS])
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
