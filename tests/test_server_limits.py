@@ -213,7 +213,7 @@ async def test_slow_and_silent_heads_are_closed_at_the_deadline(server: LiveServ
     closed_after = await everything
 
     assert all(
-        HEAD_TIMEOUT_SECONDS - 1 < seconds < HEAD_TIMEOUT_SECONDS + 2 for seconds in closed_after
+        HEAD_TIMEOUT_SECONDS - 1 < seconds < HEAD_TIMEOUT_SECONDS + 3 for seconds in closed_after
     )
     assert max(latencies) < 1, latencies
 
