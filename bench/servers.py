@@ -35,9 +35,18 @@ class AppTarget:
 
 
 APPS: dict[AppName, AppTarget] = {
-    "bare": AppTarget(("--app-dir", str(BENCH_DIR), "bare_app:app"), "/ping"),
+    "bare": AppTarget(
+        ("--app-dir", str(BENCH_DIR), "bare_app:app", "--http", "httptools"), "/ping"
+    ),
+    # The HTTP protocol of `storefront serve`: httptools with its limits, at their defaults.
     "storefront": AppTarget(
-        ("--factory", "storefront.main:create_app_from_environment"), "/health/live"
+        (
+            "--factory",
+            "storefront.main:create_app_from_environment",
+            "--http",
+            "storefront.core.http_protocol:BoundedHttpProtocol",
+        ),
+        "/health/live",
     ),
 }
 
@@ -105,7 +114,6 @@ def running_server(
     command = ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "uvicorn"]
     command += [*APPS[app].uvicorn_args, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--no-access-log", "--log-level", "warning", "--loop", "uvloop"]
-    command += ["--http", "httptools"]
     with log.open("wb") as log_file:
         process = subprocess.Popen(
             command,

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from storefront.core import migrations
 from storefront.core.config import Settings
+from storefront.core.http_protocol import DEFAULT_MAX_CONNECTIONS, BoundedHttpProtocol
 from storefront.core.logging import configure_logging
 from storefront.jobs.worker import run_worker
 from storefront.seeding import SEED_PASSWORD, Seeder, SeedReport
@@ -57,6 +58,9 @@ def serve(
     forwarded_allow_ips: Annotated[
         str, typer.Option(help="Proxies trusted for X-Forwarded-*.")
     ] = "127.0.0.1",
+    max_connections: Annotated[
+        int, typer.Option(min=1, help="Connections per process; beyond, 503 with Retry-After.")
+    ] = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Start the API server."""
     settings = _load_settings()
@@ -75,6 +79,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # httptools with bounded request heads, a head deadline and the connection cap.
+        http=BoundedHttpProtocol,
+        limit_concurrency=max_connections,
         access_log=False,
         log_config=None,
         proxy_headers=proxy_headers,
