@@ -190,5 +190,5 @@ ENDPOINTS: list[Endpoint] = [
     ),
 ]
 
-# Worker RSS read just before each Storefront server is stopped, in MB (10^6 bytes).
+# Worker RSS after each run, once the server is idle, in MB (10^6 bytes).
 RSS_TARGETS_MB: Mapping[Mode, float] = {"postgresql": 150.0}

@@ -131,6 +131,10 @@ class Harness:
                 )
             else:
                 run = self._flooded(endpoint.name, endpoint.flood, server, load)
+            # The RSS is the worker's after the run: once it has answered what wrk left it
+            # (a flood leaves sign-ins waiting their turn to hash, each holding Argon2's
+            # memory while it runs).
+            wait_idle([server])
         summary = summarize_log(log, structured=endpoint.app == "storefront")
         log.unlink()  # tens of MB per run: the summary is what we keep
         expected = endpoint.request.expected_status

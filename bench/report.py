@@ -151,7 +151,7 @@ def print_report(
     )
     verdict = f": {_met(rss)}" if rss is not None else ""
     console.print(
-        f"largest Storefront worker RSS, read just before stopping: {largest:.1f} MB{verdict}"
+        f"largest Storefront worker RSS, read after the run once idle: {largest:.1f} MB{verdict}"
     )
     for row in rows:
         for problem in row.problems:

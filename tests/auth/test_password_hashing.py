@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 
+from storefront.core import security
 from storefront.core.config import Settings
 from storefront.core.db import Database
 from storefront.core.security import (
@@ -124,19 +125,47 @@ async def test_a_sign_up_flood_gets_503_not_an_ever_longer_wait(
 
 async def test_one_clients_flood_takes_no_more_than_its_share() -> None:
     """However many hashes one client asks for at once, it holds at most its share of the
-    places: the rest get a 429 at once, and another client still gets in."""
-    hasher = slow_hasher(concurrency=1, max_waiting=8)
+    places: the next ones wait their turn, those beyond the waiting bound get a 429 at once,
+    and another client's hash goes ahead of the waiting ones."""
+    hasher = slow_hasher(concurrency=1, max_waiting=2)
+    finished: list[str] = []
 
     async def hash_for(client: str) -> str:
         hashing_for.set(client)
-        return await hasher.hash(PASSWORD)
+        hashed = await hasher.hash(PASSWORD)
+        finished.append(client)
+        return hashed
+
+    async def legitimate_after_the_flood() -> str:
+        await asyncio.sleep(0.01)  # the flood's five are all in by then
+        return await hash_for("someone")
 
     *flood, legitimate = await asyncio.gather(
-        *(hash_for("flood") for _ in range(5)), hash_for("someone"), return_exceptions=True
+        *(hash_for("flood") for _ in range(5)),
+        legitimate_after_the_flood(),
+        return_exceptions=True,
     )
     assert isinstance(legitimate, str)
     refused = [result for result in flood if isinstance(result, TooManyHashesOfOneClient)]
-    assert len(refused) == 4
+    assert len(refused) == 2
     assert refused[0].status_code == 429
     assert refused[0].headers["Retry-After"] == "1"
-    assert sum(isinstance(result, str) for result in flood) == 1
+    assert sum(isinstance(result, str) for result in flood) == 3
+    # One flood hash was running; the legitimate one ran next, before the waiting two.
+    assert finished == ["flood", "someone", "flood", "flood"]
+
+
+async def test_a_turn_is_waited_for_a_bounded_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(security, "TURN_WAIT_SECONDS", 0.01)
+    hasher = slow_hasher(concurrency=1, max_waiting=4)
+    hashing_for.set("impatient")
+
+    first, second = await asyncio.gather(
+        hasher.hash(PASSWORD), hasher.hash(PASSWORD), return_exceptions=True
+    )
+
+    assert isinstance(first, str)
+    assert isinstance(second, PasswordHashingBusy)
+    assert second.status_code == 503
+    # Nothing of the client is left behind: it starts afresh.
+    assert (await hasher.hash(PASSWORD)).startswith("$argon2id$")

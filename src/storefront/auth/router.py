@@ -42,9 +42,9 @@ def _no_store(response: Response) -> None:
 async def create_token(
     request: Request,
     response: Response,
+    passwords: Passwords,
     session: DbSession,
     form: Annotated[TokenForm, Form()],
-    passwords: Passwords,
 ) -> TokenPair:
     """Sign in with the OAuth2 password grant: `username` is the e-mail address."""
     await check_login_rate(request, account=form.username)
@@ -106,7 +106,7 @@ async def request_password_reset(
     responses=problem_responses(401, 422, 503),
 )
 async def confirm_password_reset(
-    session: DbSession, data: PasswordResetConfirm, passwords: Passwords
+    passwords: Passwords, session: DbSession, data: PasswordResetConfirm
 ) -> None:
     """Set a new password with the mailed token; every session of the account ends."""
     await password_reset.confirm_reset(

@@ -36,7 +36,7 @@ SearchText = Annotated[
     responses=problem_responses(409, 422, 503),
 )
 async def create_user(
-    session: DbSession, data: UserCreate, passwords: Passwords, queue: Queue
+    passwords: Passwords, session: DbSession, data: UserCreate, queue: Queue
 ) -> UserRead:
     user = await service.sign_up(session, data=data, hasher=passwords, queue=queue)
     return UserRead.model_validate(user)
@@ -61,10 +61,10 @@ async def update_current_user(
 )
 async def change_password(
     request: Request,
-    session: DbSession,
     user: CurrentAccount,
-    data: PasswordChange,
     passwords: Passwords,
+    session: DbSession,
+    data: PasswordChange,
 ) -> None:
     """Every access and refresh token of the account stops working, this one's included."""
     # Guessing the current password with a stolen token is throttled like signing in.
