@@ -208,7 +208,12 @@ def _reads(engine: AsyncEngine, compiler: Compiler, settings: Settings) -> State
             **options,
         )
 
-    return PoolReads(compiler, connect, acquire_timeout=settings.db_pool_timeout_seconds)
+    return PoolReads(
+        compiler,
+        connect,
+        size=settings.db_read_pool_size,
+        acquire_timeout=settings.db_pool_timeout_seconds,
+    )
 
 
 async def _rollback(session: AsyncSession) -> None:

