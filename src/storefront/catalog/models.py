@@ -10,7 +10,7 @@ from storefront.kit.models import Base, TimestampMixin
 
 class Item(TimestampMixin, Base):
     """Full-text search structures (a tsvector column on PostgreSQL, an FTS5 table on
-    SQLite) are backend-specific and live in the migrations only: see catalog/search.py."""
+    SQLite) are backend-specific and live in the migrations only: see catalog/repository.py."""
 
     __tablename__ = "item"
     __table_args__ = (

@@ -103,6 +103,14 @@ async def _create(work: Work, *, user_id: int, data: OrderCreate) -> Placed:
     return Placed(order_id, 201, orjson.dumps(body, option=orjson.OPT_UTC_Z))
 
 
+# Orders as sales records, for reports: a caller pages with the last id it saw (keyset
+# pagination), so each batch is one short indexed query and nothing holds a transaction
+# (on SQLite, the write lock) for the length of a report. It reads up to the newest
+# order's id when it began, so a busy shop cannot keep it running forever.
+last_order_id = repository.last_order_id
+sales_batch = repository.sales_batch
+
+
 async def get(session: AsyncSession, order_id: int) -> Order:
     order = await repository.get(session, order_id)
     if order is None:
