@@ -85,7 +85,7 @@ def make_lifespan(
         rate_limiter = create_rate_limiter(settings)
         hub = create_hub(settings, redis)
         await hub.start()
-        await database_.invalidations.attach(hub)
+        await database_.attach(hub)
         await ensure_first_admin(database_, settings)
         jobs = Jobs(settings, database_)
         # Without Redis the jobs run here, so this process also sweeps for stranded ones.

@@ -12,7 +12,6 @@ from storefront.catalog.schemas import ItemCreate
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.core.errors import AppError
-from storefront.core.pubsub import Hub, InMemoryHub
 from storefront.core.security import PasswordHasher, password_hasher
 from storefront.orders import service as orders_service
 from storefront.orders.models import OrderStatus
@@ -119,13 +118,12 @@ class Seeder:
     async def orders(self, count: int, advance: Advance) -> None:
         if not self.item_ids or not self.user_ids:
             raise ValueError("orders need seeded items and users (--items and --users)")
-        # Seeded status changes are not news: nobody listens to this hub.
-        hub = InMemoryHub(queue_size=1)
+        # Seeded status changes are not news: the database has no hub, nobody listens.
         for _ in range(count):
-            await self._order(hub)
+            await self._order()
             advance(1)
 
-    async def _order(self, hub: Hub) -> None:
+    async def _order(self) -> None:
         lines = [
             OrderLineCreate(item_id=item_id, quantity=self.rng.randint(1, 3))
             for item_id in self.rng.sample(self.item_ids, k=min(len(self.item_ids), 3))[
@@ -142,9 +140,7 @@ class Seeder:
                 )
                 order = await orders_service.get(session, placed.order_id)
                 for status in self._lifecycle():
-                    order = await orders_service.change_status(
-                        session, order, status=status, hub=hub
-                    )
+                    order = await orders_service.change_status(session, order, status=status)
         except AppError:
             self.report.orders_refused += 1  # sold out: a real shop sees that too
             return

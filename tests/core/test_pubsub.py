@@ -199,7 +199,9 @@ async def test_a_slow_consumer_is_dropped_without_delaying_the_others(redis_url:
             received = await reader
 
         assert [number for number, _ in received] == list(range(count))
-        assert max(delay for _, delay in received) < 0.1
+        # Held back by the reader that never reads, the fast one would get nothing past its
+        # queue (the order above fails); the delay is only a generous bound.
+        assert max(delay for _, delay in received) < 1.0
         assert never_reads.overflowed
         assert hub.consumer_count(channel) == 1
         with pytest.raises(SubscriptionOverflow):

@@ -15,6 +15,7 @@ from storefront.jobs.registry import PERIODIC, get_spec
 from storefront.jobs.runtime import Jobs
 from storefront.jobs.sweep import Schedule, enqueue_due, sweep_once
 from storefront.kit.models import utc_now
+from tests.fixtures.jobs import load_job, wait_for_job
 from tests.jobs.sample_tasks import RUNS, Flaky, Marked, Slow
 
 pytestmark = pytest.mark.anyio
@@ -32,28 +33,6 @@ async def enqueue(jobs: Jobs, name: str, payload: BaseModel, **options: object) 
     return job.id
 
 
-async def load(database: Database, job_id: uuid.UUID) -> Job:
-    async with database.sessionmaker() as session:
-        job = await session.get(Job, job_id)
-        assert job is not None
-        return job
-
-
-async def wait_for(
-    database: Database,
-    job_id: uuid.UUID,
-    *statuses: JobStatus,
-    attempts: int = 0,
-    timeout: float = 10,
-) -> Job:
-    async with asyncio.timeout(timeout):
-        while True:
-            job = await load(database, job_id)
-            if job.status in statuses and job.attempts >= attempts:
-                return job
-            await asyncio.sleep(0.02)
-
-
 def marker() -> str:
     return uuid.uuid4().hex
 
@@ -62,7 +41,7 @@ async def test_a_job_runs_once_after_its_commit(jobs: Jobs) -> None:
     name = marker()
     job_id = await enqueue(jobs, "test.record", Marked(marker=name))
 
-    job = await wait_for(jobs.database, job_id, JobStatus.SUCCEEDED)
+    job = await wait_for_job(jobs.database, job_id, JobStatus.SUCCEEDED)
 
     assert RUNS[name] == 1
     assert job.attempts == 1
@@ -92,7 +71,7 @@ async def test_a_failing_job_is_retried_with_backoff_until_it_succeeds(jobs: Job
     name = marker()
     job_id = await enqueue(jobs, "test.flaky", Flaky(marker=name, succeed_on_attempt=3))
 
-    job = await wait_for(jobs.database, job_id, JobStatus.SUCCEEDED)
+    job = await wait_for_job(jobs.database, job_id, JobStatus.SUCCEEDED)
 
     assert RUNS[name] == 3
     assert job.attempts == 3
@@ -102,7 +81,7 @@ async def test_a_job_that_keeps_failing_ends_failed_with_its_error(jobs: Jobs) -
     name = marker()
     job_id = await enqueue(jobs, "test.flaky", Flaky(marker=name, succeed_on_attempt=99))
 
-    job = await wait_for(jobs.database, job_id, JobStatus.FAILED)
+    job = await wait_for_job(jobs.database, job_id, JobStatus.FAILED)
 
     assert RUNS[name] == 3
     assert job.attempts == job.max_attempts == 3
@@ -113,7 +92,7 @@ async def test_a_permanent_error_is_not_retried(jobs: Jobs) -> None:
     name = marker()
     job_id = await enqueue(jobs, "test.permanent", Marked(marker=name))
 
-    job = await wait_for(jobs.database, job_id, JobStatus.FAILED)
+    job = await wait_for_job(jobs.database, job_id, JobStatus.FAILED)
     await asyncio.sleep(0.3)
 
     assert RUNS[name] == 1
@@ -124,7 +103,7 @@ async def test_a_permanent_error_is_not_retried(jobs: Jobs) -> None:
 async def test_a_job_past_its_timeout_is_stopped_and_retried(jobs: Jobs) -> None:
     job_id = await enqueue(jobs, "test.slow", Slow(seconds=60), max_attempts=1)
 
-    job = await wait_for(jobs.database, job_id, JobStatus.FAILED, timeout=10)
+    job = await wait_for_job(jobs.database, job_id, JobStatus.FAILED, timeout=10)
 
     assert job.error == "TimeoutError"
 
@@ -144,7 +123,7 @@ async def test_duplicate_deliveries_run_a_job_once(jobs: Jobs) -> None:
     await asyncio.gather(*(jobs.runner.run("test.record", str(job.id)) for _ in range(10)))
 
     assert RUNS[name] == 1
-    assert (await load(jobs.database, job.id)).attempts == 1
+    assert (await load_job(jobs.database, job.id)).attempts == 1
 
 
 async def test_the_sweep_sends_a_job_stranded_between_commit_and_send(jobs: Jobs) -> None:
@@ -162,7 +141,7 @@ async def test_the_sweep_sends_a_job_stranded_between_commit_and_send(jobs: Jobs
         )
 
     assert await sweep_once(jobs.settings, jobs.database, jobs.queue) >= 1
-    await wait_for(jobs.database, job.id, JobStatus.SUCCEEDED)
+    await wait_for_job(jobs.database, job.id, JobStatus.SUCCEEDED)
     # Just sent: the next round leaves it alone.
     assert await sweep_once(jobs.settings, jobs.database, jobs.queue) == 0
     assert RUNS[name] == 1
@@ -186,7 +165,7 @@ async def test_a_job_whose_runner_died_is_run_again_when_its_lease_expires(jobs:
         job.lease_expires_at = utc_now() - timedelta(minutes=1)
 
     await sweep_once(jobs.settings, jobs.database, jobs.queue)
-    done = await wait_for(jobs.database, job.id, JobStatus.SUCCEEDED)
+    done = await wait_for_job(jobs.database, job.id, JobStatus.SUCCEEDED)
 
     assert RUNS[name] == 1
     assert done.attempts == 2
@@ -203,7 +182,7 @@ async def test_a_delayed_retry_survives_a_restart(
     await first.start(sweep=False)
     job_id = await enqueue(first, "test.flaky", Flaky(marker=name, succeed_on_attempt=2))
     # The first attempt failed; the retry waits for its time.
-    job = await wait_for(job_database, job_id, JobStatus.QUEUED, attempts=1)
+    job = await wait_for_job(job_database, job_id, JobStatus.QUEUED, attempts=1)
     assert job.run_after > utc_now()
     # The process stops before the retry falls due: its timer dies with it.
     await first.aclose(drain_timeout=1)
@@ -218,7 +197,7 @@ async def test_a_delayed_retry_survives_a_restart(
     second = Jobs(sweeping, job_database)
     await second.start(sweep=True)
     try:
-        done = await wait_for(job_database, job_id, JobStatus.SUCCEEDED)
+        done = await wait_for_job(job_database, job_id, JobStatus.SUCCEEDED)
     finally:
         await second.aclose(drain_timeout=1)
 
@@ -234,7 +213,7 @@ async def test_a_job_scheduled_for_later_waits_for_its_time(jobs: Jobs) -> None:
     await asyncio.sleep(0.2)
     assert await sweep_once(jobs.settings, jobs.database, jobs.queue) == 0
     assert RUNS[name] == 0
-    assert (await load(jobs.database, job_id)).status == JobStatus.QUEUED
+    assert (await load_job(jobs.database, job_id)).status == JobStatus.QUEUED
 
 
 async def test_an_unknown_job_or_a_wrong_payload_is_refused_at_enqueue(jobs: Jobs) -> None:
@@ -282,5 +261,5 @@ async def test_an_inline_job_is_bounded_by_its_own_timeout_not_the_send_one(
     finally:
         await inline.aclose(drain_timeout=1)
 
-    job = await load(job_database, job_id)
+    job = await load_job(job_database, job_id)
     assert job.status == JobStatus.SUCCEEDED

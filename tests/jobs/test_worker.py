@@ -16,9 +16,10 @@ import pytest
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
 from storefront.jobs import service
-from storefront.jobs.models import Job, JobStatus
+from storefront.jobs.models import JobStatus
 from storefront.jobs.runtime import Jobs
 from tests.fixtures.backends import require_redis, unreachable
+from tests.fixtures.jobs import wait_for_job
 from tests.jobs.sample_tasks import Marked, Slow
 
 pytestmark = pytest.mark.anyio
@@ -81,26 +82,13 @@ async def enqueue(jobs: Jobs, name: str, payload: Marked | Slow) -> uuid.UUID:
     return job.id
 
 
-async def wait_for(
-    database: Database, job_id: uuid.UUID, status: JobStatus, *, timeout: float = 30
-) -> Job:
-    async with asyncio.timeout(timeout):
-        while True:
-            async with database.sessionmaker() as session:
-                job = await session.get(Job, job_id)
-            assert job is not None
-            if job.status == status:
-                return job
-            await asyncio.sleep(0.05)
-
-
 async def test_a_job_sent_by_the_api_runs_in_a_worker_process(
     api_jobs: Jobs, start_worker: object
 ) -> None:
     start_worker()  # type: ignore[operator]
     job_id = await enqueue(api_jobs, "test.record", Marked(marker=uuid.uuid4().hex))
 
-    job = await wait_for(api_jobs.database, job_id, JobStatus.SUCCEEDED)
+    job = await wait_for_job(api_jobs.database, job_id, JobStatus.SUCCEEDED)
 
     assert job.attempts == 1
 
@@ -110,12 +98,12 @@ async def test_a_job_whose_worker_is_killed_runs_again_on_another(
 ) -> None:
     doomed = start_worker()  # type: ignore[operator]
     job_id = await enqueue(api_jobs, "test.slow", Slow(seconds=2.0))
-    await wait_for(api_jobs.database, job_id, JobStatus.RUNNING)
+    await wait_for_job(api_jobs.database, job_id, JobStatus.RUNNING)
 
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=10)
     start_worker()  # type: ignore[operator]
-    job = await wait_for(api_jobs.database, job_id, JobStatus.SUCCEEDED)
+    job = await wait_for_job(api_jobs.database, job_id, JobStatus.SUCCEEDED)
 
     assert job.attempts == 2
 
@@ -123,10 +111,10 @@ async def test_a_job_whose_worker_is_killed_runs_again_on_another(
 async def test_sigterm_lets_the_running_job_finish(api_jobs: Jobs, start_worker: object) -> None:
     worker = start_worker()  # type: ignore[operator]
     job_id = await enqueue(api_jobs, "test.slow", Slow(seconds=1.5))
-    await wait_for(api_jobs.database, job_id, JobStatus.RUNNING)
+    await wait_for_job(api_jobs.database, job_id, JobStatus.RUNNING)
 
     worker.send_signal(signal.SIGTERM)
-    job = await wait_for(api_jobs.database, job_id, JobStatus.SUCCEEDED, timeout=10)
+    job = await wait_for_job(api_jobs.database, job_id, JobStatus.SUCCEEDED, timeout=10)
 
     assert job.attempts == 1
     assert await asyncio.to_thread(worker.wait, 10) == 0

@@ -1,7 +1,6 @@
 """Mail as a job: queued in a transaction, delivered to a real SMTP server after commit,
 retried while the server defers, failed for good when it refuses."""
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -9,9 +8,10 @@ import pytest
 
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
-from storefront.jobs.models import Job, JobStatus
+from storefront.jobs.models import JobStatus
 from storefront.jobs.runtime import Jobs
 from storefront.mail import service as mail_service
+from tests.fixtures.jobs import wait_for_job
 from tests.fixtures.smtp import SmtpServer
 
 pytestmark = pytest.mark.anyio
@@ -49,23 +49,12 @@ async def send_welcome(jobs: Jobs, to: str) -> uuid.UUID:
     return job.id
 
 
-async def settled(database: Database, job_id: uuid.UUID, status: JobStatus) -> Job:
-    async with asyncio.timeout(10):
-        while True:
-            async with database.sessionmaker() as session:
-                job = await session.get(Job, job_id)
-            assert job is not None
-            if job.status == status:
-                return job
-            await asyncio.sleep(0.02)
-
-
 async def test_a_queued_mail_arrives_at_the_smtp_server(
     mail_jobs: Jobs, smtp_server: SmtpServer
 ) -> None:
     job_id = await send_welcome(mail_jobs, "ada@example.com")
 
-    await settled(mail_jobs.database, job_id, JobStatus.SUCCEEDED)
+    await wait_for_job(mail_jobs.database, job_id, JobStatus.SUCCEEDED, timeout=10)
 
     [mail] = smtp_server.received
     assert mail.rcpt_tos == ["ada@example.com"]
@@ -79,15 +68,9 @@ async def test_a_deferring_server_gets_the_mail_on_a_retry(
     smtp_server.reject_recipients_with = "451 4.3.0 Try again later"
     job_id = await send_welcome(mail_jobs, "ada@example.com")
 
-    async with asyncio.timeout(10):
-        while True:
-            async with mail_jobs.database.sessionmaker() as session:
-                job = await session.get(Job, job_id)
-            if job is not None and job.attempts >= 1 and job.status == JobStatus.QUEUED:
-                break
-            await asyncio.sleep(0.02)
+    await wait_for_job(mail_jobs.database, job_id, JobStatus.QUEUED, attempts=1, timeout=10)
     smtp_server.reject_recipients_with = None
-    job = await settled(mail_jobs.database, job_id, JobStatus.SUCCEEDED)
+    job = await wait_for_job(mail_jobs.database, job_id, JobStatus.SUCCEEDED, timeout=10)
 
     assert job.attempts >= 2
     assert len(smtp_server.received) == 1
@@ -99,7 +82,7 @@ async def test_a_refused_recipient_fails_the_job_without_retries(
     smtp_server.reject_recipients_with = "550 5.1.1 No such user"
     job_id = await send_welcome(mail_jobs, "nobody@example.com")
 
-    job = await settled(mail_jobs.database, job_id, JobStatus.FAILED)
+    job = await wait_for_job(mail_jobs.database, job_id, JobStatus.FAILED, timeout=10)
 
     assert job.attempts == 1
     assert job.error is not None and "550" in job.error

@@ -6,7 +6,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storefront.orders import sales
+from storefront.orders import service as sales
+from storefront.orders.schemas import Sale
 from storefront.reports import build
 
 BATCH_SIZE = 20
@@ -14,7 +15,7 @@ PAUSE_SECONDS = 0.15
 real_sales_batch = sales.sales_batch
 
 
-async def slow_sales_batch(session: AsyncSession, **query: Any) -> list[sales.Sale]:
+async def slow_sales_batch(session: AsyncSession, **query: Any) -> list[Sale]:
     await asyncio.sleep(PAUSE_SECONDS)
     return await real_sales_batch(session, **query)
 

@@ -16,8 +16,8 @@ from storefront.jobs.models import Job, JobStatus
 from storefront.jobs.registry import JobContext
 from storefront.jobs.runtime import Jobs
 from storefront.mail.tasks import SEND_MAIL
-from storefront.orders import sales as order_sales
-from storefront.orders.sales import Sale
+from storefront.orders import service as orders_service
+from storefront.orders.schemas import Sale
 from storefront.reports import build
 from storefront.reports.models import Report, ReportStatus
 from storefront.users.models import User
@@ -36,7 +36,7 @@ __all__ = ["requester"]
 
 pytestmark = pytest.mark.anyio
 
-REAL_SALES_BATCH = order_sales.sales_batch
+REAL_SALES_BATCH = orders_service.sales_batch
 
 
 def failing_batches(
@@ -52,7 +52,7 @@ def failing_batches(
             await on_retry()
         return await REAL_SALES_BATCH(session, **query)
 
-    monkeypatch.setattr(order_sales, "sales_batch", sales_batch)
+    monkeypatch.setattr(orders_service, "sales_batch", sales_batch)
     return calls
 
 

@@ -12,13 +12,14 @@ import pytest
 
 from storefront.core.config import Settings
 from storefront.core.db import Database
-from storefront.jobs.models import Job, JobStatus
+from storefront.jobs.models import JobStatus
 from storefront.jobs.runtime import Jobs
 from storefront.jobs.sweep import sweep_once
 from storefront.kit.models import utc_now
 from storefront.reports import failures
 from storefront.reports.models import Report, ReportStatus
 from storefront.users.models import User
+from tests.fixtures.jobs import load_job, wait_for_job
 from tests.fixtures.smtp import SmtpServer
 from tests.fixtures.storage import files_under
 from tests.fixtures.tmpfs import fill, tmpfs
@@ -50,29 +51,11 @@ def settings(settings: Settings, disk: Path) -> Settings:
     return settings.model_copy(update={"storage_dir": disk / "files"})
 
 
-async def read_job(database: Database, job_id: uuid.UUID | None) -> Job:
-    assert job_id is not None
-    async with database.sessionmaker() as session:
-        job = await session.get(Job, job_id)
-    assert job is not None
-    return job
-
-
 async def wait_for_error(database: Database, report_id: uuid.UUID, error: str) -> Report:
     async with asyncio.timeout(15):
         while (report := await read_report(database, report_id)).error != error:
             await asyncio.sleep(0.02)
     return report
-
-
-async def wait_for_job_status(
-    database: Database, job_id: uuid.UUID | None, status: JobStatus
-) -> Job:
-    """The build records its outcome on the report before the runner settles the job row."""
-    async with asyncio.timeout(15):
-        while (job := await read_job(database, job_id)).status != status:
-            await asyncio.sleep(0.02)
-    return job
 
 
 class TestRetriedWhileTheDiskIsFull:
@@ -101,7 +84,7 @@ class TestRetriedWhileTheDiskIsFull:
         failed = await wait_for_error(jobs.database, report_id, f"Attempt 1 of 5 failed ({FULL}).")
 
         assert failed.status in (ReportStatus.QUEUED, ReportStatus.RUNNING)
-        job = await read_job(jobs.database, failed.job_id)
+        job = await load_job(jobs.database, failed.job_id)
         assert job.status != JobStatus.FAILED
         assert (job.error or "").startswith("StorageFull")
         assert files_under(job_settings.storage_dir) == set()  # no partial file either
@@ -132,9 +115,9 @@ async def test_a_disk_full_for_longer_than_the_retries_queues_a_new_build_for_la
 
     assert waiting.status == ReportStatus.QUEUED
     assert waiting.job_id != first_job_id
-    gave_up = await wait_for_job_status(jobs.database, first_job_id, JobStatus.FAILED)
+    gave_up = await wait_for_job(jobs.database, first_job_id, JobStatus.FAILED, timeout=15)
     assert gave_up.attempts == 3
-    successor = await read_job(jobs.database, waiting.job_id)
+    successor = await load_job(jobs.database, waiting.job_id)
     assert (successor.status, successor.attempts) == (JobStatus.QUEUED, 0)
     assert successor.run_after > utc_now() - timedelta(seconds=1)
     assert files_under(job_settings.storage_dir) == set()
@@ -165,5 +148,5 @@ async def test_a_report_still_unbuilt_after_the_wait_limit_fails_for_good(
 
     assert report.status == ReportStatus.FAILED
     assert report.error == f"The report could not be built ({FULL})."
-    assert (await read_job(jobs.database, report.job_id)).status == JobStatus.FAILED
+    assert (await load_job(jobs.database, report.job_id)).status == JobStatus.FAILED
     assert files_under(job_settings.storage_dir) == set()

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -16,12 +15,13 @@ from sqlalchemy import delete
 
 from storefront.core.config import Settings
 from storefront.core.db import Database, unit_of_work
-from storefront.jobs.models import Job, JobStatus
+from storefront.jobs.models import JobStatus
 from storefront.jobs.runtime import Jobs
 from storefront.orders.models import Order
 from storefront.reports.models import ReportStatus
 from storefront.users.models import User
 from tests.fixtures.backends import require_redis, unreachable
+from tests.fixtures.jobs import wait_for_job
 from tests.fixtures.smtp import SmtpServer
 from tests.reports.factories import insert_orders
 from tests.reports.helpers import (
@@ -108,18 +108,6 @@ def start_worker(stream_settings: Settings, smtp_server: SmtpServer) -> Iterator
         process.wait(timeout=10)
 
 
-async def wait_for_job(database: Database, job_id: uuid.UUID) -> Job:
-    """The runner records the job's outcome just after the handler's own commit."""
-    async with asyncio.timeout(10):
-        while True:
-            async with database.sessionmaker() as session:
-                job = await session.get(Job, job_id)
-            assert job is not None
-            if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-                return job
-            await asyncio.sleep(0.05)
-
-
 async def test_a_report_whose_worker_is_killed_is_built_once_by_another(
     api_jobs: Jobs,
     requester: User,
@@ -154,7 +142,9 @@ async def test_a_report_whose_worker_is_killed_is_built_once_by_another(
     ]
     assert len(stored[0].read_text().splitlines()) == 1 + ORDERS + 1
     assert report.job_id is not None
-    job = await wait_for_job(api_jobs.database, report.job_id)
+    job = await wait_for_job(
+        api_jobs.database, report.job_id, JobStatus.SUCCEEDED, JobStatus.FAILED, timeout=10
+    )
     assert (job.status, job.attempts) == (JobStatus.SUCCEEDED, 2)
     await wait_for_mails(smtp_server, requester.email)
     # Any duplicate delivery of the job would have mailed again by now.

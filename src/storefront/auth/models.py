@@ -9,8 +9,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storefront.kit.models import Base, TimestampMixin, utc_now
-from storefront.users.models import BigId
+from storefront.kit.models import Base, BigId, TimestampMixin, utc_now
 
 DIGEST_LENGTH = 64
 

@@ -10,8 +10,8 @@ from functools import partial
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storefront.catalog import repository
 from storefront.catalog.errors import ItemNotFound
-from storefront.catalog.models import Item
 from storefront.core.db import after_commit
 from storefront.core.storage import LocalStorage
 from storefront.jobs import service as jobs_service
@@ -26,10 +26,6 @@ class ResizeImage(BaseModel):
     original_key: str
 
 
-async def _locked(session: AsyncSession, item_id: int) -> Item | None:
-    return await session.get(Item, item_id, with_for_update=True, populate_existing=True)
-
-
 async def accept_upload(
     session: AsyncSession,
     item_id: int,
@@ -39,7 +35,7 @@ async def accept_upload(
     storage: LocalStorage,
 ) -> Job:
     # Read again under a lock: the item may have changed (or gone) while the body streamed.
-    item = await _locked(session, item_id)
+    item = await repository.get(session, item_id, lock=True)
     if item is None:
         raise ItemNotFound()
     previous = item.image_original_key
@@ -53,7 +49,7 @@ async def accept_upload(
 
 
 async def is_current(session: AsyncSession, *, item_id: int, original_key: str) -> bool:
-    item = await session.get(Item, item_id, populate_existing=True)
+    item = await repository.get(session, item_id, fresh=True)
     return item is not None and item.image_original_key == original_key
 
 
@@ -62,7 +58,7 @@ async def apply(
 ) -> list[str]:
     """Serve the new renditions if `original_key` is still the latest upload. Returns the
     keys nobody refers to any more, to delete once this has committed."""
-    item = await _locked(session, item_id)
+    item = await repository.get(session, item_id, lock=True)
     if item is None or item.image_original_key != original_key:
         return [image_key, thumbnail_key, original_key]
     replaced = [key for key in (item.image_key, item.thumbnail_key) if key is not None]
@@ -73,6 +69,6 @@ async def apply(
 
 async def abandon(session: AsyncSession, *, item_id: int, original_key: str) -> None:
     """Forget an original that cannot be rendered; the item keeps what it served."""
-    item = await _locked(session, item_id)
+    item = await repository.get(session, item_id, lock=True)
     if item is not None and item.image_original_key == original_key:
         item.image_original_key = None

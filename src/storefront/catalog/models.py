@@ -5,12 +5,12 @@ from typing import Any
 from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storefront.kit.models import Base, TimestampMixin
+from storefront.kit.models import Base, BigId, TimestampMixin
 
 
 class Item(TimestampMixin, Base):
     """Full-text search structures (a tsvector column on PostgreSQL, an FTS5 table on
-    SQLite) are backend-specific and live in the migrations only: see catalog/search.py."""
+    SQLite) are backend-specific and live in the migrations only: see catalog/repository.py."""
 
     __tablename__ = "item"
     __table_args__ = (
@@ -23,9 +23,7 @@ class Item(TimestampMixin, Base):
         Index("ix_item_price_minor_id", "price_minor", "id"),
     )
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True
-    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
     sku: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")

@@ -12,7 +12,6 @@ from storefront.catalog.errors import ItemInUse, ItemNotFound, OutOfStock, SkuTa
 from storefront.catalog.listing import ItemFilters
 from storefront.catalog.models import Item
 from storefront.catalog.schemas import ItemCreate, ItemRead, ItemUpdate
-from storefront.catalog.search import search_query
 from storefront.core.db import Work, after_commit
 from storefront.core.db import statements as unit_statements
 from storefront.core.invalidation import Invalidations, invalidate_after_commit
@@ -54,7 +53,7 @@ async def get(session: AsyncSession, item_id: int) -> Item:
 
 
 async def search(session: AsyncSession, *, q: str, params: PageParams) -> PageResult[Item]:
-    query = search_query(session, q)
+    query = repository.matching(session, q)
     if query is None:
         return PageResult(rows=[], total=0, params=params)
     return await fetch_page(session, query, params)
@@ -75,7 +74,6 @@ async def create(session: AsyncSession, *, data: ItemCreate) -> Item:
     )
     session.add(item)
     await _flush_unique_sku(session)
-    await session.refresh(item)
     listing.forget_positions_after_commit(session)
     return item
 
@@ -91,7 +89,6 @@ async def update(session: AsyncSession, item: Item, *, changes: ItemUpdate) -> I
     for field, value in values.items():
         setattr(item, field, value)
     await _flush_unique_sku(session)
-    await session.refresh(item)
     listing.forget_positions_after_commit(session)
     invalidate_popular_after_commit(session)
     return item

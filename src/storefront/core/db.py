@@ -26,6 +26,7 @@ from storefront.core.config import Settings
 from storefront.core.effects import AfterCommit, after_commit, pop_effects, run_effects
 from storefront.core.errors import connection_lost
 from storefront.core.invalidation import SESSION_INFO_KEY, Invalidations
+from storefront.core.pubsub.hub import Hub
 from storefront.core.statements import (
     CONNECTION_ERRORS,
     Compiler,
@@ -52,6 +53,7 @@ __all__ = [
 
 SQLITE_BEGIN = "storefront_sqlite_begin"
 STATEMENTS_KEY = "storefront.statements"
+HUB_KEY = "storefront.hub"
 
 logger = logging.getLogger("storefront.db")
 
@@ -166,15 +168,18 @@ class Database:
             units = self.engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         self.invalidations = Invalidations()
         self.compiler = compiler_for(self.engine.dialect)
+        # What every unit of work carries, so that anything inside one can register an
+        # effect after its commit (a cache invalidation, a live message) without being
+        # handed the cache or the hub.
+        self.session_info: dict[str, Any] = {SESSION_INFO_KEY: self.invalidations}
         self.sessionmaker = async_sessionmaker(
             units, expire_on_commit=False, info=self.session_info
         )
         self.reads: Statements = _reads(self.engine, self.compiler, settings)
 
-    @property
-    def session_info(self) -> dict[str, Any]:
-        """What every unit of work's session carries (for `invalidate_after_commit`)."""
-        return {SESSION_INFO_KEY: self.invalidations}
+    async def attach(self, hub: Hub) -> None:
+        self.session_info[HUB_KEY] = hub
+        await self.invalidations.attach(hub)
 
     async def dispose(self) -> None:
         await self.reads.aclose()
@@ -274,7 +279,8 @@ async def transaction(database: "Database") -> AsyncIterator[Transaction]:
             yield Transaction(await statements(session), session.info)
         return
     async with reads.connection() as connection:
-        work = Transaction(DriverStatements(database.compiler, connection), database.session_info)
+        info = dict(database.session_info)
+        work = Transaction(DriverStatements(database.compiler, connection), info)
         began = connection.transaction()
         try:
             await began.start()

@@ -1,9 +1,10 @@
 """The declarative base every domain model derives from."""
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, func
+from sqlalchemy import BigInteger, DateTime, Dialect, Enum, Integer, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -14,6 +15,20 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# SQLite makes only an INTEGER PRIMARY KEY the rowid alias that autoincrements.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def enum_column(enum: type[StrEnum]) -> Enum:
+    """A VARCHAR of the members' values: a new member needs no ALTER TYPE."""
+    return Enum(
+        enum,
+        native_enum=False,
+        length=16,
+        values_callable=lambda members: [member.value for member in members],
+    )
 
 
 def utc_now() -> datetime:

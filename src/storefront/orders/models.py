@@ -3,21 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Enum,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-)
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from storefront.kit.models import Base, TimestampMixin, utc_now
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from storefront.kit.models import Base, BigId, TimestampMixin, enum_column, utc_now
 
 
 class OrderStatus(StrEnum):
@@ -28,10 +17,6 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-def _enum_values(enum: type[StrEnum]) -> list[str]:
-    return [member.value for member in enum]
-
-
 class Order(TimestampMixin, Base):
     __tablename__ = "order"
     __table_args__ = (CheckConstraint("total_minor >= 0", name="total_not_negative"),)
@@ -39,9 +24,7 @@ class Order(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="RESTRICT"), index=True)
     status: Mapped[OrderStatus] = mapped_column(
-        Enum(OrderStatus, native_enum=False, length=16, values_callable=_enum_values),
-        default=OrderStatus.PENDING,
-        index=True,
+        enum_column(OrderStatus), default=OrderStatus.PENDING, index=True
     )
     total_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))

@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from storefront.core.statements import Row, Statements
 from storefront.kit.models import utc_now
 from storefront.orders.models import IdempotencyRecord, Order, OrderLine, OrderStatus
+from storefront.orders.schemas import Sale
 
 ORDER = cast(Table, Order.__table__)
 LINE = cast(Table, OrderLine.__table__)
@@ -154,3 +155,44 @@ async def move(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def last_order_id(session: AsyncSession) -> int:
+    return await session.scalar(select(func.max(Order.id))) or 0
+
+
+async def sales_batch(
+    session: AsyncSession,
+    *,
+    after_id: int,
+    up_to_id: int,
+    created_from: datetime | None,
+    created_before: datetime | None,
+    limit: int,
+) -> list[Sale]:
+    """At most `limit` orders with `after_id < id <= up_to_id`, in id order."""
+    units = (
+        select(func.coalesce(func.sum(OrderLine.quantity), 0))
+        .where(OrderLine.order_id == Order.id)
+        .correlate(Order)
+        .scalar_subquery()
+    )
+    query = (
+        select(
+            Order.id,
+            Order.created_at,
+            Order.status,
+            Order.user_id,
+            Order.currency,
+            units,
+            Order.total_minor,
+        )
+        .where(Order.id > after_id, Order.id <= up_to_id)
+        .order_by(Order.id)
+        .limit(limit)
+    )
+    if created_from is not None:
+        query = query.where(Order.created_at >= created_from)
+    if created_before is not None:
+        query = query.where(Order.created_at < created_before)
+    return [Sale(*row) for row in await session.execute(query)]

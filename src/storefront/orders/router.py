@@ -5,7 +5,6 @@ from fastapi import Query, Request, status
 from storefront.auth.dependencies import AdminUser, CurrentUser
 from storefront.core.db import DbSession, transaction
 from storefront.core.problems import problem_responses
-from storefront.core.pubsub import PubSubHub
 from storefront.core.ratelimit import RATE_LIMITED_RESPONSES
 from storefront.kit.pagination import Page, Pagination
 from storefront.kit.responses import JSONBody
@@ -66,8 +65,8 @@ async def get_order(order: VisibleOrder) -> OrderRead:
     response_model=OrderRead,
     responses=problem_responses(404, 409, 422),
 )
-async def cancel_order(session: DbSession, order: VisibleOrder, hub: PubSubHub) -> OrderRead:
-    return OrderRead.of(await service.cancel(session, order, hub=hub))
+async def cancel_order(session: DbSession, order: VisibleOrder) -> OrderRead:
+    return OrderRead.of(await service.cancel(session, order))
 
 
 @router.patch(
@@ -76,6 +75,6 @@ async def cancel_order(session: DbSession, order: VisibleOrder, hub: PubSubHub) 
     responses=problem_responses(403, 404, 409, 422),
 )
 async def update_order_status(
-    session: DbSession, _: AdminUser, order: VisibleOrder, change: OrderStatusUpdate, hub: PubSubHub
+    session: DbSession, _: AdminUser, order: VisibleOrder, change: OrderStatusUpdate
 ) -> OrderRead:
-    return OrderRead.of(await service.change_status(session, order, status=change.status, hub=hub))
+    return OrderRead.of(await service.change_status(session, order, status=change.status))

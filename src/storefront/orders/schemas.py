@@ -1,6 +1,6 @@
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -94,3 +94,15 @@ class OrderRead(BaseModel):
             created_at=order.created_at,
             updated_at=order.updated_at,
         )
+
+
+class Sale(NamedTuple):
+    """An order as a sales record, for reports."""
+
+    order_id: int
+    created_at: datetime
+    status: OrderStatus
+    customer_id: int
+    currency: str
+    units: int
+    total_minor: int

@@ -6,8 +6,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storefront.catalog import service as catalog_service
-from storefront.core.db import Work, after_commit, statements
-from storefront.core.pubsub import Hub
+from storefront.core.db import Work, statements
 from storefront.kit.models import utc_now
 from storefront.kit.pagination import PageParams, PageResult, fetch_page
 from storefront.orders import idempotency, repository
@@ -104,6 +103,14 @@ async def _create(work: Work, *, user_id: int, data: OrderCreate) -> Placed:
     return Placed(order_id, 201, orjson.dumps(body, option=orjson.OPT_UTC_Z))
 
 
+# Orders as sales records, for reports: a caller pages with the last id it saw (keyset
+# pagination), so each batch is one short indexed query and nothing holds a transaction
+# (on SQLite, the write lock) for the length of a report. It reads up to the newest
+# order's id when it began, so a busy shop cannot keep it running forever.
+last_order_id = repository.last_order_id
+sales_batch = repository.sales_batch
+
+
 async def get(session: AsyncSession, order_id: int) -> Order:
     order = await repository.get(session, order_id)
     if order is None:
@@ -133,7 +140,7 @@ async def list_orders(
     return await fetch_page(session, query, params)
 
 
-async def cancel(session: AsyncSession, order: Order, *, hub: Hub) -> Order:
+async def cancel(session: AsyncSession, order: Order) -> Order:
     """Cancel from pending or paid, giving the units back in the same transaction."""
     if not await repository.move(
         session, order.id, from_statuses=CANCELLABLE, to=OrderStatus.CANCELLED
@@ -142,27 +149,24 @@ async def cancel(session: AsyncSession, order: Order, *, hub: Hub) -> Order:
     await catalog_service.return_stock(
         session, {line.item_id: line.quantity for line in order.lines}
     )
-    return await _changed(session, order, hub=hub)
+    return await _changed(session, order)
 
 
-async def change_status(
-    session: AsyncSession, order: Order, *, status: OrderStatus, hub: Hub
-) -> Order:
+async def change_status(session: AsyncSession, order: Order, *, status: OrderStatus) -> Order:
     expected = next((old for old, new in NEXT_STATUS.items() if new == status), None)
     if expected is None or not await repository.move(
         session, order.id, from_statuses=(expected,), to=status
     ):
         raise InvalidTransition(f"An order that is {order.status} cannot become {status}.")
-    return await _changed(session, order, hub=hub)
+    return await _changed(session, order)
 
 
-async def _changed(session: AsyncSession, order: Order, *, hub: Hub) -> Order:
+async def _changed(session: AsyncSession, order: Order) -> Order:
     order = await get(session, order.id)
     event = {"event": "order.status_changed", "order_id": order.id, "status": str(order.status)}
-    room = realtime_service.user_room(order.user_id)
-
-    async def push() -> None:
-        await realtime_service.publish(hub, room, event)  # type: ignore[arg-type]
-
-    after_commit(session, push)
+    realtime_service.publish_after_commit(
+        session,
+        realtime_service.user_room(order.user_id),
+        event,  # type: ignore[arg-type]
+    )
     return order

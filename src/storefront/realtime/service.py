@@ -2,7 +2,9 @@
 
 import logging
 import re
+from functools import partial
 
+from storefront.core.db import HUB_KEY, Work, after_commit
 from storefront.core.pubsub import JSON, Hub
 
 ROOM_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
@@ -33,6 +35,12 @@ async def publish(hub: Hub, room: str, message: dict[str, JSON]) -> None:
         logger.warning(
             "live update not published", extra={"room": room, "error": type(error).__name__}
         )
+
+
+def publish_after_commit(work: Work, room: str, message: dict[str, JSON]) -> None:
+    hub: Hub | None = work.info.get(HUB_KEY)
+    if hub is not None:  # else no process serves sockets (seeding, a script): nobody listens
+        after_commit(work, partial(publish, hub, room, message))
 
 
 def may_join(room: str, *, user_id: int, is_admin: bool) -> bool:

@@ -25,8 +25,8 @@ from storefront.core.storage import LocalStorage, StoredObject, create_storage
 from storefront.jobs.registry import JobContext
 from storefront.kit.models import utc_now
 from storefront.mail import service as mail_service
-from storefront.orders import sales as order_sales
-from storefront.orders.sales import Sale
+from storefront.orders import service as orders_service
+from storefront.orders.schemas import Sale
 from storefront.reports import failures, repository
 from storefront.reports.csv_output import CsvReportWriter
 from storefront.reports.models import Report, ReportFormat
@@ -81,12 +81,12 @@ async def _write(context: JobContext, report: Report, path: Path) -> SalesSummar
     sessionmaker = context.database.sessionmaker
     try:
         async with unit_of_work(sessionmaker) as session:
-            up_to_id = await order_sales.last_order_id(session)
+            up_to_id = await orders_service.last_order_id(session)
         after_id = 0
         while True:
             # A session per batch: no transaction (no SQLite write lock) lasts the build.
             async with unit_of_work(sessionmaker) as session:
-                batch = await order_sales.sales_batch(
+                batch = await orders_service.sales_batch(
                     session,
                     after_id=after_id,
                     up_to_id=up_to_id,

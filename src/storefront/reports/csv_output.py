@@ -10,7 +10,7 @@ from typing import TextIO
 import anyio
 
 from storefront.kit.money import to_text
-from storefront.orders.sales import Sale
+from storefront.orders.schemas import Sale
 from storefront.reports.sales_summary import SalesSummary
 
 HEADER = ("order_id", "created_at", "status", "customer_id", "currency", "units", "total")

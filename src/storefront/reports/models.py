@@ -4,12 +4,10 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storefront.kit.models import Base, TimestampMixin
-
-UserId = BigInteger().with_variant(Integer(), "sqlite")
+from storefront.kit.models import Base, BigId, TimestampMixin, enum_column
 
 
 class ReportKind(StrEnum):
@@ -28,15 +26,6 @@ class ReportStatus(StrEnum):
     FAILED = "failed"
 
 
-def _values(enum: type[StrEnum]) -> Enum:
-    return Enum(
-        enum,
-        native_enum=False,
-        length=16,
-        values_callable=lambda members: [member.value for member in members],
-    )
-
-
 class Report(TimestampMixin, Base):
     __tablename__ = "report"
     __table_args__ = (
@@ -50,14 +39,16 @@ class Report(TimestampMixin, Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    kind: Mapped[ReportKind] = mapped_column(_values(ReportKind))
-    format: Mapped[ReportFormat] = mapped_column(_values(ReportFormat))
+    kind: Mapped[ReportKind] = mapped_column(enum_column(ReportKind))
+    format: Mapped[ReportFormat] = mapped_column(enum_column(ReportFormat))
     # Whole days in UTC, both inclusive; none = unbounded on that side.
     date_from: Mapped[date | None]
     date_to: Mapped[date | None]
-    status: Mapped[ReportStatus] = mapped_column(_values(ReportStatus), default=ReportStatus.QUEUED)
+    status: Mapped[ReportStatus] = mapped_column(
+        enum_column(ReportStatus), default=ReportStatus.QUEUED
+    )
     requested_by_id: Mapped[int] = mapped_column(
-        UserId, ForeignKey("user.id", ondelete="RESTRICT"), index=True
+        BigId, ForeignKey("user.id", ondelete="RESTRICT"), index=True
     )
     # The build job; the job's row keeps its own state (attempts, back-off, lease).
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))

@@ -16,7 +16,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from storefront.kit.money import to_text
-from storefront.orders.sales import Sale
+from storefront.orders.schemas import Sale
 from storefront.reports.sales_summary import SalesSummary
 
 DETAIL_ROWS = 1000

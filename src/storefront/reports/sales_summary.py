@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from storefront.orders.models import OrderStatus
-from storefront.orders.sales import Sale
+from storefront.orders.schemas import Sale
 
 
 @dataclass(slots=True)

@@ -3,12 +3,10 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, Enum, Integer, String
+from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from storefront.kit.models import Base, TimestampMixin
-
-BigId = BigInteger().with_variant(Integer(), "sqlite")
+from storefront.kit.models import Base, BigId, TimestampMixin, enum_column
 
 
 class Role(StrEnum):
@@ -26,15 +24,7 @@ class User(TimestampMixin, Base):
     email_key: Mapped[str] = mapped_column(String(254), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[Role] = mapped_column(
-        Enum(
-            Role,
-            native_enum=False,
-            length=16,
-            values_callable=lambda roles: [role.value for role in roles],
-        ),
-        default=Role.USER,
-    )
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.USER)
     is_active: Mapped[bool] = mapped_column(default=True)
     # Raised when the password changes or the account is deactivated: every session
     # opened under an older value (its refresh tokens and access tokens) stops working.
