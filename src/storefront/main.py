@@ -19,7 +19,7 @@ from storefront.catalog.dependencies import v1_deprecation
 from storefront.catalog.images import router as catalog_images_router
 from storefront.catalog.router import router as catalog_router
 from storefront.catalog.router_v2 import router as catalog_router_v2
-from storefront.core.config import Settings
+from storefront.core.config import Settings, load_settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging, flush_logs
@@ -207,4 +207,4 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def create_app_from_environment() -> FastAPI:
     """Entry point for `uvicorn --factory` and the worker processes of `storefront serve`."""
-    return create_app(Settings())
+    return create_app(load_settings())
