@@ -132,6 +132,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     body_limits = BodyLimits(
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
+        routes=app.routes,
     )
     if settings.cors_origins:
         # The gate and the error boundary sit inside CORS, so that their 429s and 500s
