@@ -133,6 +133,3 @@ def test_several_workers_without_redis_are_warned_about(tmp_path: Path) -> None:
         result = run(tmp_path, "serve", "--workers", "2", "--port", port)
     assert "warning: --workers without REDIS_URL" in result.stderr
     assert "REDIS_URL" in result.stderr
-
-
-

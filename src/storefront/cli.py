@@ -275,7 +275,7 @@ def create_admin(
             problems = (
                 f"{'.'.join(map(str, p['loc'])) or 'input'}: {p['msg']}" for p in error.errors()
             )
-            raise OperatorError("; ".join(problems)) from error
+            output.fail("; ".join(problems), code=2)
         except EmailTaken as error:
             raise OperatorError(
                 f"{email} already has an account; choose another address for the new admin"

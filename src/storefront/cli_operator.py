@@ -52,9 +52,9 @@ class Output:
         sys.stderr.write(orjson.dumps(line).decode() + "\n")
         sys.stderr.flush()
 
-    def fail(self, message: str) -> NoReturn:
+    def fail(self, message: str, *, code: int = 1) -> NoReturn:
         self.say(message, level="error")
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=code)
 
     @contextmanager
     def explained(self) -> Iterator[None]:
