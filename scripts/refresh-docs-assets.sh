@@ -54,7 +54,11 @@ mkdir -p "$out"
 
 strip_source_map "$swagger/swagger-ui-bundle.js" "$out/swagger-ui-bundle.js"
 strip_source_map "$swagger/swagger-ui.css" "$out/swagger-ui.css"
-strip_source_map "$redoc/bundles/redoc.standalone.js" "$out/redoc.standalone.js"
+strip_source_map "$redoc/bundles/redoc.standalone.js" "$work/redoc.standalone.js"
+# ReDoc's footer logo comes from a CDN, which the docs' CSP blocks (a console error on
+# every load): an empty inline image instead.
+sed -e "s#src:\"https://cdn.redoc.ly/redoc/logo-mini.svg\"#src:\"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E\"#" \
+    "$work/redoc.standalone.js" >"$out/redoc.standalone.js"
 cp "$swagger/favicon-32x32.png" "$out/favicon-32x32.png"
 
 # Licences travel with the code: the packages' own, Apache-2.0's NOTICE, and the third-party

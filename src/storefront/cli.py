@@ -4,8 +4,13 @@ import asyncio
 import json
 import os
 import secrets
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -13,9 +18,17 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from uvicorn.supervisors import Multiprocess
 
+from storefront.cli_operator import (
+    OperatorError,
+    Output,
+    bind,
+    database_errors,
+    require_migrated,
+)
 from storefront.core import migrations
-from storefront.core.config import Settings
+from storefront.core.config import Settings, load_settings
 from storefront.core.http_protocol import DEFAULT_MAX_CONNECTIONS, BoundedHttpProtocol
 from storefront.core.logging import configure_logging
 from storefront.jobs.worker import run_worker
@@ -28,12 +41,13 @@ app = typer.Typer(
 )
 
 
-def _load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as error:
-        typer.secho(str(error), fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from error
+@contextmanager
+def _command() -> Iterator[tuple[Settings, Output]]:
+    output = Output()
+    with output.explained():
+        settings = load_settings()
+        output.json_logs, output.debug = settings.json_logs, settings.log_level == "DEBUG"
+        yield settings, output
 
 
 def _prepare_multiprocess_metrics() -> None:
@@ -61,39 +75,101 @@ def serve(
     max_connections: Annotated[
         int, typer.Option(min=1, help="Connections per process; beyond, 503 with Retry-After.")
     ] = DEFAULT_MAX_CONNECTIONS,
+    with_job_worker: Annotated[
+        bool, typer.Option(help="Also run `storefront worker` when REDIS_URL is set (make run).")
+    ] = False,
 ) -> None:
     """Start the API server."""
-    settings = _load_settings()
+    with _command() as (settings, output):
+        if workers > 1 and not settings.redis_url:
+            output.say(SPLIT_STATE_WARNING, level="warning")
+        with database_errors(settings.database_url):
+            asyncio.run(require_migrated(settings))
+        sock = bind(host, port)
+        _share_with_processes(settings, host=host, port=port, workers=workers)
+        config = uvicorn.Config(
+            "storefront.main:create_app_from_environment",
+            factory=True,
+            workers=workers,
+            # httptools with bounded request heads, a head deadline and the connection cap.
+            http=BoundedHttpProtocol,
+            limit_concurrency=max_connections,
+            access_log=False,
+            log_config=None,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            server_header=False,
+            timeout_graceful_shutdown=graceful_timeout,
+            # Protocol pings keep idle live-update sockets open through proxies and find
+            # dead peers; frames beyond 64 KiB are refused before the app parses them.
+            ws_ping_interval=20.0,
+            ws_ping_timeout=20.0,
+            ws_max_size=65_536,
+        )
+        address = f"http://{host}:{port}"
+        banner = f"Storefront on {address}" + (
+            f" - docs at {address}/docs" if settings.serve_docs else ""
+        )
+        job_worker = _start_job_worker() if with_job_worker and settings.redis_url else None
+        # uvicorn re-raises the SIGTERM it drained for; this ends the command instead, so
+        # that the job worker is stopped too.
+        signal.signal(signal.SIGTERM, _exit_drained)
+        try:
+            if workers > 1:
+                output.say(banner, url=address)
+                Multiprocess(config, sockets=[sock]).run()
+            else:
+                server = AnnouncingServer(config, announce=partial(output.say, banner, url=address))
+                server.run(sockets=[sock])
+                if not server.started:
+                    raise typer.Exit(code=3)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if job_worker is not None:
+                job_worker.send_signal(signal.SIGTERM)
+                job_worker.wait()
+
+
+SPLIT_STATE_WARNING = (
+    "--workers without REDIS_URL: each process keeps its own rate limits, live-update rooms, "
+    "caches and job runner (limits multiply, a message reaches only the sockets of the "
+    "process it came from); set REDIS_URL for several processes"
+)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """Announces the address once it serves: after the socket is bound and start-up is done."""
+
+    def __init__(self, config: uvicorn.Config, *, announce: Callable[[], None]) -> None:
+        super().__init__(config)
+        self.announce = announce
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        self.announce()
+
+
+def _exit_drained(signum: int, frame: object) -> None:
+    raise typer.Exit(code=0)
+
+
+def _share_with_processes(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    """What the API processes and the job worker read from the environment must agree."""
     if workers > 1:
         _prepare_multiprocess_metrics()
         if "secret_key" not in settings.model_fields_set:
             # Every worker must sign with the same generated development key.
             os.environ["SECRET_KEY"] = secrets.token_urlsafe(48)
-    if settings.serve_docs:
-        typer.echo(f"Storefront on http://{host}:{port} - docs at http://{host}:{port}/docs")
-    else:
-        typer.echo(f"Storefront on http://{host}:{port}")
-    uvicorn.run(
-        "storefront.main:create_app_from_environment",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        # httptools with bounded request heads, a head deadline and the connection cap.
-        http=BoundedHttpProtocol,
-        limit_concurrency=max_connections,
-        access_log=False,
-        log_config=None,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        server_header=False,
-        timeout_graceful_shutdown=graceful_timeout,
-        # Protocol pings keep idle live-update sockets open through proxies and find dead
-        # peers; frames beyond 64 KiB are refused before the app parses them.
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        ws_max_size=65_536,
-    )
+    if "public_base_url" not in settings.model_fields_set:
+        # E-mail links follow the address served; a wildcard address is reached locally.
+        link_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        link_host = f"[{link_host}]" if ":" in link_host else link_host
+        os.environ["PUBLIC_BASE_URL"] = f"http://{link_host}:{port}"
+
+
+def _start_job_worker() -> "subprocess.Popen[bytes]":
+    return subprocess.Popen([sys.executable, "-m", "storefront.cli", "worker"])
 
 
 @app.command()
@@ -103,16 +179,11 @@ def worker(
     ] = 30.0,
 ) -> None:
     """Run background jobs from Redis (production mode; needs REDIS_URL)."""
-    settings = _load_settings()
-    if not settings.redis_url:
-        typer.secho(
-            "storefront worker needs REDIS_URL; without it the API runs jobs itself",
-            fg=typer.colors.RED,
-            err=True,
-        )
-        raise typer.Exit(code=2)
-    configure_logging(settings)
-    asyncio.run(run_worker(settings, drain_timeout=drain_timeout))
+    with _command() as (settings, output):
+        if not settings.redis_url:
+            output.fail("storefront worker needs REDIS_URL; without it the API runs jobs itself")
+        configure_logging(settings)
+        asyncio.run(run_worker(settings, drain_timeout=drain_timeout))
 
 
 @app.command()
@@ -125,11 +196,13 @@ def seed(
     ] = None,
 ) -> None:
     """Fill the database with realistic items, users and orders, through the services."""
-    settings = _load_settings()
-    configure_logging(settings)
-    migrations.upgrade(settings.database_url)
-    report = asyncio.run(_seed(settings, items=items, users=users, orders=orders, seed=random_seed))
-    typer.echo(
+    with _command() as (settings, output), database_errors(settings.database_url):
+        configure_logging(settings)
+        migrations.upgrade(settings.database_url)
+        report = asyncio.run(
+            _seed(settings, items=items, users=users, orders=orders, seed=random_seed)
+        )
+    output.say(
         f"Seeded {report.items} items, {report.users} users (password: {SEED_PASSWORD}), "
         f"{report.orders} orders ({report.orders_refused} refused for lack of stock)."
     )
@@ -165,13 +238,10 @@ def migrate(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply database migrations (upgrade to REVISION)."""
-    from storefront.core import migrations
-    from storefront.core.logging import configure_logging
-
-    settings = _load_settings()
-    configure_logging(settings)
-    migrations.upgrade(settings.database_url, revision)
-    typer.echo(f"database at {revision}")
+    with _command() as (settings, output), database_errors(settings.database_url):
+        configure_logging(settings)
+        migrations.upgrade(settings.database_url, revision)
+    output.say(f"database at {revision}")
 
 
 @app.command()
@@ -194,21 +264,23 @@ def create_admin(
 
     from storefront.users.errors import EmailTaken
 
-    settings = _load_settings()
-    configure_logging(settings)
-    try:
-        user_id = asyncio.run(
-            _create_admin(settings, email=email, password=password, full_name=full_name)
-        )
-    except ValidationError as error:
-        for problem in error.errors():
-            where = ".".join(map(str, problem["loc"])) or "input"
-            typer.secho(f"{where}: {problem['msg']}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=2) from error
-    except EmailTaken as error:
-        typer.secho(f"{email} already has an account", fg=typer.colors.RED, err=True)
-        raise typer.Exit(code=1) from error
-    typer.echo(f"admin {email} created (id {user_id})")
+    with _command() as (settings, output), database_errors(settings.database_url):
+        configure_logging(settings)
+        asyncio.run(require_migrated(settings))
+        try:
+            user_id = asyncio.run(
+                _create_admin(settings, email=email, password=password, full_name=full_name)
+            )
+        except ValidationError as error:
+            problems = (
+                f"{'.'.join(map(str, p['loc'])) or 'input'}: {p['msg']}" for p in error.errors()
+            )
+            output.fail("; ".join(problems), code=2)
+        except EmailTaken as error:
+            raise OperatorError(
+                f"{email} already has an account; choose another address for the new admin"
+            ) from error
+    output.say(f"admin {email} created (id {user_id})")
 
 
 async def _create_admin(settings: Settings, *, email: str, password: str, full_name: str) -> int:
@@ -227,8 +299,9 @@ async def _create_admin(settings: Settings, *, email: str, password: str, full_n
 
 @app.command()
 def openapi(
-    output: Annotated[
-        Path | None, typer.Option(help="Write to this file instead of stdout.")
+    destination: Annotated[
+        Path | None,
+        typer.Option("--output", help="Write to this file instead of stdout."),
     ] = None,
     check_breaking: Annotated[
         bool, typer.Option(help="Refuse to overwrite OUTPUT with a breaking change.")
@@ -241,19 +314,27 @@ def openapi(
     from storefront.kit.openapi_diff import breaking_changes
     from storefront.main import create_app
 
+    output = Output()
+    if destination is not None and not destination.parent.is_dir():
+        output.fail(
+            f"cannot write {destination}: the folder {destination.parent} does not exist; "
+            "create it or choose another --output"
+        )
     spec = create_app(Settings(_env_file=None, environment="test", docs_enabled=True)).openapi()
     text = json.dumps(spec, indent=2, sort_keys=True) + "\n"
-    if output is None:
+    if destination is None:
         sys.stdout.write(text)
         return
-    if check_breaking and output.exists():
-        changes = breaking_changes(json.loads(output.read_text()), spec)
+    if check_breaking and destination.exists():
+        changes = breaking_changes(json.loads(destination.read_text()), spec)
         for change in changes:
-            typer.secho(f"breaking: {change}", fg=typer.colors.RED, err=True)
+            output.say(f"breaking: {change}", level="error")
         if changes and not allow_breaking:
-            typer.echo("refused; pass --allow-breaking (ALLOW_BREAKING=1) if deliberate", err=True)
-            raise typer.Exit(code=1)
-    output.write_text(text)
+            output.fail("refused; pass --allow-breaking (ALLOW_BREAKING=1) if deliberate")
+    try:
+        destination.write_text(text)
+    except OSError as error:
+        output.fail(f"cannot write {destination}: {error.strerror}; choose another --output")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from storefront.catalog.dependencies import v1_deprecation
 from storefront.catalog.images import router as catalog_images_router
 from storefront.catalog.router import router as catalog_router
 from storefront.catalog.router_v2 import router as catalog_router_v2
-from storefront.core.config import Settings
+from storefront.core.config import Settings, load_settings
 from storefront.core.db import Database
 from storefront.core.docs import install_docs
 from storefront.core.logging import configure_logging, flush_logs
@@ -132,6 +132,7 @@ def _add_middleware(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     body_limits = BodyLimits(
         max_body_bytes=settings.request_max_body_bytes,
         max_upload_bytes=settings.upload_max_bytes,
+        routes=app.routes,
     )
     if settings.cors_origins:
         # The gate and the error boundary sit inside CORS, so that their 429s and 500s
@@ -207,4 +208,4 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
 
 def create_app_from_environment() -> FastAPI:
     """Entry point for `uvicorn --factory` and the worker processes of `storefront serve`."""
-    return create_app(Settings())
+    return create_app(load_settings())

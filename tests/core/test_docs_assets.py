@@ -150,3 +150,10 @@ async def test_production_hides_docs_by_default(monkeypatch: pytest.MonkeyPatch,
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get(path)
     assert response.status_code == 404
+
+
+def test_redoc_loads_nothing_from_a_cdn() -> None:
+    # The docs' CSP allows images from 'self' and data: only.
+    bundle = (ASSETS_DIR / "redoc.standalone.js").read_text()
+    assert "cdn.redoc.ly" not in bundle
+    assert "data:image/svg+xml," in bundle

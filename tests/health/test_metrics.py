@@ -125,3 +125,20 @@ def test_tallied_requests_render_as_if_each_was_observed() -> None:
     assert rendered == expected
     # Rendering again adds nothing twice.
     assert http_samples(tallied) == {**rendered, ("http_requests_inprogress", frozenset()): 10}
+
+
+async def test_docs_assets_and_refused_bodies_are_labelled_with_their_handler(
+    client: httpx.AsyncClient,
+) -> None:
+    assert (await client.get("/static/docs/favicon-32x32.png")).status_code == 200
+    too_large = b"{" + b" " * 2_000_000 + b"}"
+    refused = await client.post(
+        "/api/v1/users", content=too_large, headers={"content-type": "application/json"}
+    )
+    assert refused.status_code == 413
+    found = samples((await client.get("/metrics")).text)
+    asset = frozenset({("handler", "/static/docs"), ("method", "GET"), ("status", "200")})
+    body = frozenset({("handler", "/api/v1/users"), ("method", "POST"), ("status", "413")})
+    assert found[("http_requests_total", asset)] == 1
+    assert found[("http_requests_total", body)] == 1
+    assert not any(("handler", "none") in labels for _, labels in found)

@@ -8,8 +8,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import AwareDatetime, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import (
+    AwareDatetime,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 Environment = Literal["development", "test", "production"]
 # OTLP's transports that the OpenTelemetry SDK for Python has exporters for.
@@ -21,6 +29,16 @@ MIN_PRODUCTION_SECRET_LENGTH = 32
 
 class UnsafeConfigurationError(ValueError):
     """Raised when production settings would be unsafe."""
+
+
+class ConfigurationError(ValueError):
+    """Settings refused. Its message names each variable and the reason, never a value:
+    pydantic's own repeats the input, secrets included."""
+
+    def __init__(self, problems: list[str], *, json_logs: bool, debug: bool) -> None:
+        super().__init__("; ".join(problems))
+        self.json_logs = json_logs
+        self.debug = debug
 
 
 def _comma_separated(value: object) -> object:
@@ -135,8 +153,11 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _check_proxies(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            ipaddress.ip_network(entry, strict=False)
+        try:
+            for entry in value:
+                ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError("each entry must be an IP address or a CIDR network") from None
         return value
 
     @field_validator("rate_limit_default", "rate_limit_login", "rate_limit_search")
@@ -201,3 +222,37 @@ class Settings(BaseSettings):
         if self.log_json is None:
             return self.is_production
         return self.log_json
+
+
+class _LogFormat(BaseSettings):
+    """How to report refused settings: text only, so that reading it cannot fail too."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: str = "development"
+    log_json: str = ""
+    log_level: str = "INFO"
+
+
+def _problem(error: ErrorDetails) -> str:
+    reason = str(error.get("ctx", {}).get("error", error["msg"]))
+    if not error["loc"]:
+        return reason
+    return f"{str(error['loc'][0]).upper()}: {reason}"
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and .env, or a ConfigurationError safe to show."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        if isinstance(error, ValidationError):
+            problems = [_problem(details) for details in error.errors(include_input=False)]
+        else:  # names the field and the source, not the value
+            problems = [str(error)]
+        log_format = _LogFormat()
+        json_logs = log_format.log_json.lower() in {"1", "true", "yes", "on"} or (
+            not log_format.log_json and log_format.environment == "production"
+        )
+        debug = log_format.log_level.upper() == "DEBUG"
+        raise ConfigurationError(problems, json_logs=json_logs, debug=debug) from None

@@ -50,6 +50,13 @@ async def ensure_first_admin(database: Database, settings: Settings) -> None:
         if existing is not None:
             if not existing.is_admin:
                 logger.warning("FIRST_ADMIN_EMAIL belongs to an account that is not an admin")
+            elif settings.first_admin_password is None:
+                # Its generated password was shown once, at the first start.
+                logger.info(
+                    "first admin %s exists; lost its password? `storefront create-admin` "
+                    "makes another admin",
+                    email,
+                )
             return
         await _create_first_admin(database, settings, email)
     except EmailTaken:

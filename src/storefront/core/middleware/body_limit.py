@@ -1,8 +1,11 @@
 """Request body caps: refused up front by Content-Length, or cut off while streaming."""
 
+from collections.abc import Sequence
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import Message, Receive, Scope
 
 from storefront.core.errors import PayloadTooLarge
@@ -13,7 +16,10 @@ BODYLESS_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyLimits:
-    def __init__(self, *, max_body_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self, *, max_body_bytes: int, max_upload_bytes: int, routes: Sequence[BaseRoute] = ()
+    ) -> None:
+        self.routes = routes
         self.max_body_bytes = max_body_bytes
         # Multipart framing adds boundaries and part headers around the file itself.
         self.max_multipart_bytes = max_upload_bytes + MULTIPART_SLACK_BYTES
@@ -26,6 +32,10 @@ class BodyLimits:
         detail = f"The request body is larger than {limit} bytes."
         declared = _content_length(scope)
         if declared is not None and declared > limit:
+            # Refused before routing: counted (and announced) as the route it was sent to.
+            route = next((r for r in self.routes if r.matches(scope)[0] is Match.FULL), None)
+            if route is not None:
+                scope["route"] = route
             return receive, render_app_error(Request(scope), PayloadTooLarge(detail))
         received = 0
 
