@@ -16,7 +16,9 @@ account=form.username)`.
 A client is `request.state.user_id` when authentication set it, else the client IP (see
 `client_ip`). A limited route answers `RateLimit-Limit/Remaining/Reset` on every response,
 errors included, and 429 problem+json with `Retry-After` when the budget is spent. When
-the storage is unreachable requests pass unlimited, without those headers.
+the storage is unreachable requests pass unlimited, without those headers; when it is
+reachable but every connection stays busy for REDIS_TIMEOUT_SECONDS, the request is a 503
+problem with `Retry-After` (a flood is not let through).
 """
 
 from storefront.core.ratelimit.client_ip import TrustedNetworks, client_ip, parse_trusted_networks

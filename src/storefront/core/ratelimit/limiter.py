@@ -6,17 +6,20 @@ one budget per client. The login and search policies take one request at a time.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.errors import StorageError
 from redis.asyncio import BlockingConnectionPool
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from storefront.core.config import Settings
+from storefront.core.errors import ServiceUnavailable
 from storefront.core.ratelimit.blocks import Blocks
 from storefront.core.ratelimit.client_ip import TrustedNetworks, parse_trusted_networks
 from storefront.core.ratelimit.decision import RateLimitDecision
@@ -25,12 +28,32 @@ from storefront.core.ratelimit.outage import STORAGE_RETRY_SECONDS, StorageOutag
 PolicyName = Literal["default", "login", "search"]
 # Policies counted in blocks of up to this share of their limit (see blocks.py).
 BLOCK_SHARE: dict[str, float] = {"default": 0.02}
-# Redis connections of one process's limiter, and how long a request waits for a free
-# one: a busy pool is not an outage (see outage.py), only a timeout is.
+# Redis connections of one process's limiter; a request waits up to REDIS_TIMEOUT_SECONDS
+# for a free one.
 MAX_CONNECTIONS = 32
 
 # Redis errors, and what a socket raises below redis-py (TimeoutError is an OSError).
 STORAGE_ERRORS = (RedisError, StorageError, OSError)
+
+
+class PoolBusy(Exception):
+    """Every connection stayed in use for the whole wait: Redis answers, only slower than
+    the requests arrive. Not a RedisError, so that it is never taken for an outage."""
+
+
+class LimiterBusy(ServiceUnavailable):
+    default_detail = "Too many requests are being counted at once; retry shortly."
+
+
+class WaitingPool(BlockingConnectionPool):
+    async def get_connection(self, *args: Any, **options: Any) -> AbstractConnection:
+        try:
+            connection = await super().get_connection(*args, **options)  # type: ignore[no-untyped-call]
+            return cast(AbstractConnection, connection)
+        except RedisConnectionError as error:
+            if isinstance(error.__cause__, TimeoutError):
+                raise PoolBusy from error
+            raise
 
 
 class RateLimiter:
@@ -63,6 +86,12 @@ class RateLimiter:
             return None
         try:
             verdict = await self._blocks[policy].hit(f"{policy}/{key}")
+        except PoolBusy:
+            # Failing open here would let a flood through exactly when it is largest;
+            # but while the connections that held the pool fail, Redis is down.
+            if self.outage.failing:
+                return None
+            raise LimiterBusy() from None
         except STORAGE_ERRORS as error:
             self.outage.record_failure(error)
             return None
@@ -109,10 +138,10 @@ def create_rate_limiter(
     )
 
 
-def _redis_pool(settings: Settings) -> BlockingConnectionPool:
+def _redis_pool(settings: Settings) -> WaitingPool:
     # Fail fast: a limiter that waits on a dead Redis delays every request it guards. One
     # immediate retry hides a connection dropped by a Redis restart.
-    return BlockingConnectionPool.from_url(
+    return WaitingPool.from_url(
         settings.redis_url,
         max_connections=MAX_CONNECTIONS,
         timeout=settings.redis_timeout_seconds,
@@ -122,7 +151,7 @@ def _redis_pool(settings: Settings) -> BlockingConnectionPool:
     )
 
 
-def _redis_storage(redis_url: str, pool: BlockingConnectionPool, key_prefix: str) -> RedisStorage:
+def _redis_storage(redis_url: str, pool: WaitingPool, key_prefix: str) -> RedisStorage:
     # `limits` reads a unix:// URL as a Valkey one; its own spelling for a Redis socket is
     # redis+unix://. The pool, built from the real URL, is what connects.
     storage_uri = "redis+" + redis_url if redis_url.startswith("unix://") else redis_url
